@@ -1,0 +1,1 @@
+"""Edges of the system: provider HTTP adapters and Kafka plumbing."""

@@ -1,0 +1,207 @@
+"""DocumentRequest → Fakturownia invoice JSON, and a Fakturownia invoice → IssuedDocument."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from domain.corrections import CorrectionLine, LineState, line_key
+from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
+from domain.taxid import TaxIdKind
+from schemas.common import VatRate
+from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
+from schemas.orders import PaymentMethod
+
+KIND = {
+    DocumentKind.INVOICE: "vat",
+    DocumentKind.RECEIPT: "receipt",
+    DocumentKind.CORRECTION: "correction",
+}
+KIND_BACK = {v: k for k, v in KIND.items()}
+TAX_NO_KIND = {TaxIdKind.NIP: "", TaxIdKind.EU_VAT: "nip_ue", TaxIdKind.OTHER: "other"}
+PAYMENT = {
+    PaymentMethod.CARD: "card",
+    PaymentMethod.TRANSFER: "transfer",
+    PaymentMethod.BLIK: "BLIK",
+    PaymentMethod.PAYU: "payu",
+    PaymentMethod.PAYPAL: "paypal",
+    PaymentMethod.CASH: "cash",
+    PaymentMethod.CASH_ON_DELIVERY: "cash_on_delivery",
+    PaymentMethod.MARKETPLACE: "marketplace",
+    PaymentMethod.OTHER: "other",
+}
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+def buyer_fields(buyer: BuyerInfo) -> dict[str, Any]:
+    fields: dict[str, Any] = {"buyer_company": buyer.is_company, "buyer_name": buyer.name}
+    if not buyer.is_company:
+        fields |= {"buyer_first_name": buyer.first_name, "buyer_last_name": buyer.last_name}
+    if buyer.tax_id:
+        fields |= {
+            "buyer_tax_no": buyer.tax_id.value,
+            "buyer_tax_no_kind": TAX_NO_KIND[buyer.tax_id.kind],
+        }
+    optional = {
+        "buyer_email": buyer.email,
+        "buyer_street": buyer.street,
+        "buyer_post_code": buyer.postal_code,
+        "buyer_city": buyer.city,
+        "buyer_country": buyer.country,
+    }
+    return fields | {k: v for k, v in optional.items() if v}
+
+
+def position(line: DocumentLine) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": line.name,
+        "quantity": format(line.quantity, "f"),
+        "quantity_unit": line.unit,
+        "tax": line.vat_rate.value,
+        "total_price_gross": _money(line.total_gross),
+    }
+    if line.sku:
+        out["code"] = line.sku
+    if line.gtu:
+        out["gtu_code"] = line.gtu.value
+    return out
+
+
+def payment_fields(req: DocumentRequest) -> dict[str, Any]:
+    total = req.total_gross
+    paid = min(req.paid_amount, total)
+    status = "paid" if total and paid >= total else "partial" if paid > 0 else "issued"
+    fields: dict[str, Any] = {"status": status, "paid": _money(paid)}
+    if req.paid_date and paid > 0:
+        fields["paid_date"] = req.paid_date.isoformat()
+    if status == "paid":
+        fields["payment_to_kind"] = "off"  # nothing is due on a paid marketplace order
+    return fields
+
+
+def _header(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
+    """Fields every document kind shares: identity, dates, buyer, seller department, currency."""
+    body: dict[str, Any] = {
+        "kind": KIND[req.kind],
+        "number": None,
+        "issue_date": req.issue_date.isoformat(),
+        "sell_date": req.sell_date.isoformat(),
+        "currency": req.currency,
+        "lang": "pl",
+        "oid": req.idempotency_key,
+        "oid_unique": "yes",
+        "internal_note": f"invoice-router order {req.order_number}",
+        "payment_type": PAYMENT[req.payment_method],
+        **buyer_fields(req.buyer),
+    }
+    if req.target:
+        body["department_id"] = int(req.target) if req.target.isdigit() else req.target
+    if req.currency != "PLN":
+        body |= {"exchange_currency": "PLN", "exchange_kind": "nbp"}
+    return body
+
+
+def _tax_bases(rates: set[str], options: dict[str, Any]) -> dict[str, Any]:
+    """Legal bases KSeF requires whenever an exempt or out-of-scope line is present."""
+    out: dict[str, Any] = {}
+    if "zw" in rates:
+        out["exempt_tax_kind"] = options.get("exempt_tax_kind", "art. 43 ust. 1 ustawy o VAT")
+    if "np" in rates:
+        out["np_tax_kind"] = options.get("np_tax_kind", "not_specified")
+    return out
+
+
+def invoice_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
+    """The `invoice` object of POST /invoices.json."""
+    if req.correction is not None:
+        return correction_body(req, options)
+    return {
+        **_header(req, options),
+        **payment_fields(req),
+        "positions": [position(x) for x in req.lines],
+        **_tax_bases({x.vat_rate.value for x in req.lines}, options),
+    }
+
+
+def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
+    spec = req.correction
+    assert spec is not None
+    original = int(spec.original_id) if spec.original_id.isdigit() else spec.original_id
+    return {
+        **_header(req, options),
+        "correction_reason": spec.reason[:256],
+        "invoice_id": original,
+        "from_invoice_id": original,
+        "positions": [correction_position(x) for x in spec.lines],
+        **_tax_bases({x.before.vat_rate.value for x in spec.lines}, options),
+    }
+
+
+def _state(state: LineState, kind: str) -> dict[str, Any]:
+    out = {
+        "name": state.name,
+        "quantity": format(state.quantity, "f"),
+        "quantity_unit": state.unit,
+        "tax": state.vat_rate.value,
+        "total_price_gross": _money(state.gross),
+        "kind": kind,
+    }
+    return out | ({"code": state.sku} if state.sku else {})
+
+
+def correction_position(line: CorrectionLine) -> dict[str, Any]:
+    """Top-level quantity and gross are the difference; the nested objects hold full states."""
+    return {
+        **_state(line.before, "correction"),
+        "quantity": format(line.quantity_delta, "f"),
+        "total_price_gross": _money(line.gross_delta),
+        "correction_before_attributes": _state(line.before, "correction_before"),
+        "correction_after_attributes": _state(line.after, "correction_after"),
+    }
+
+
+def line_state(position: dict[str, Any]) -> LineState:
+    """A stored position (original line or correction delta) as comparable line state."""
+    code = position.get("code") or None
+    name = str(position.get("name", ""))
+    return LineState(
+        key=line_key(code, name),
+        name=name,
+        unit=position.get("quantity_unit") or "szt",
+        vat_rate=VatRate(str(position.get("tax", "23")).lower()),
+        quantity=_dec(position.get("quantity")),
+        gross=_dec(position.get("total_price_gross")),
+        sku=code,
+    )
+
+
+def issued_document(invoice: dict[str, Any], base_url: str, sent: bool = False) -> IssuedDocument:
+    token = invoice.get("token")
+    return IssuedDocument(
+        kind=KIND_BACK.get(invoice.get("kind", ""), DocumentKind.INVOICE),
+        provider=Provider.FAKTUROWNIA,
+        provider_document_id=str(invoice["id"]),
+        number=str(invoice["number"]),
+        issue_date=dt.date.fromisoformat(invoice["issue_date"]),
+        currency=invoice.get("currency") or "PLN",
+        totals=Totals(
+            net=_dec(invoice.get("price_net")),
+            vat=_dec(invoice.get("price_tax")),
+            gross=_dec(invoice.get("price_gross")),
+        ),
+        view_url=invoice.get("view_url"),
+        pdf_url=f"{base_url}/invoice/{token}.pdf" if token else None,
+        sent_to_buyer=sent,
+        corrected_document_id=str(invoice["invoice_id"]) if invoice.get("invoice_id") else None,
+        clearance=Clearance(status=invoice.get("gov_status"), number=invoice.get("gov_id"))
+        if invoice.get("gov_status")
+        else None,
+    )
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value or "0").replace(",", "."))

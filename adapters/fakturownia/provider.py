@@ -1,0 +1,102 @@
+"""FakturowniaProvider: the InvoicingProvider port over Fakturownia's REST API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from adapters.fakturownia.http import raise_for_answer, raise_for_transport
+from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
+from domain.corrections import LineState, fold
+from domain.documents import DocumentRequest
+from domain.ports import Department
+from schemas.invoices import IssuedDocument
+
+PER_PAGE = 100  # the API's maximum
+MAX_LOOKUP_PAGES = 20
+
+
+class FakturowniaProvider:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_token: str,
+        options: dict[str, Any] | None = None,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = api_token
+        self._options = options or {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "Authorization": f"Bearer {api_token}"},
+            follow_redirects=False,  # a redirect must never carry the token elsewhere
+        )
+
+    def __repr__(self) -> str:
+        return f"FakturowniaProvider({self.base_url})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, *, creates: bool = False, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise raise_for_transport(exc, creates=creates, where=f"{method} {path}") from exc
+        return raise_for_answer(response, creates=creates)
+
+    async def issue(self, request: DocumentRequest) -> IssuedDocument:
+        envelope: dict[str, Any] = {"invoice": invoice_body(request, self._options)}
+        if self._options.get("gov_save_and_send"):
+            envelope["gov_save_and_send"] = True
+        invoice = await self._call("POST", "/invoices.json", json=envelope, creates=True)
+        return issued_document(invoice, self.base_url)
+
+    async def _list(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every invoice matching `filters`, across pages and all periods (default hides old)."""
+        for page in range(1, MAX_LOOKUP_PAGES + 1):
+            params = {**filters, "period": "all", "page": page, "per_page": PER_PAGE}
+            rows = await self._call("GET", "/invoices.json", params=params) or []
+            for row in rows:
+                yield row
+            if len(rows) < PER_PAGE:
+                return
+
+    async def find(self, request: DocumentRequest) -> IssuedDocument | None:
+        """Look the document up by `oid`; the filter's exactness is unconfirmed, so re-check."""
+        kind = KIND[request.kind]
+        async for invoice in self._list(oid=request.idempotency_key):
+            if invoice.get("oid") == request.idempotency_key and invoice.get("kind") == kind:
+                return issued_document(invoice, self.base_url)
+        return None
+
+    async def current_lines(self, document_id: str) -> list[LineState]:
+        original = await self._call("GET", f"/invoices/{document_id}.json")
+        deltas = [
+            line_state(p)
+            async for c in self._list(
+                invoice_id=document_id, kind="correction", include_positions="true"
+            )
+            if str(c.get("invoice_id")) == str(document_id)
+            for p in c.get("positions") or []
+        ]
+        return fold([line_state(p) for p in original.get("positions") or []], deltas)
+
+    async def list_departments(self) -> list[Department]:
+        rows = await self._call("GET", "/departments.json")
+        return [
+            Department(
+                id=str(d["id"]),
+                name=str(d.get("name", "")),
+                shortcut=d.get("shortcut"),
+                tax_no=d.get("tax_no"),
+            )
+            for d in rows or []
+        ]

@@ -1,0 +1,1 @@
+"""Settings and the configuration store (sellers, provider connections, channel mappings)."""

@@ -1,0 +1,73 @@
+"""SQLAlchemy 2 models of the configuration store. Migrations live in config/migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+def _now() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class Seller(Base):
+    __tablename__ = "sellers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[dt.datetime] = _now()
+
+    connections: Mapped[list[ProviderConnection]] = relationship(
+        back_populates="seller", cascade="all, delete-orphan"
+    )
+    mappings: Mapped[list[ChannelMapping]] = relationship(
+        back_populates="seller", cascade="all, delete-orphan"
+    )
+
+
+class ProviderConnection(Base):
+    """A seller's account at an invoicing provider. `credentials` never leave this table."""
+
+    __tablename__ = "provider_connections"
+    __table_args__ = (UniqueConstraint("seller_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seller_id: Mapped[str] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(32))
+    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(32), default="ok")
+    status_detail: Mapped[str | None] = mapped_column(String(1000), default=None)
+    updated_at: Mapped[dt.datetime] = _now()
+
+    seller: Mapped[Seller] = relationship(back_populates="connections")
+
+
+class ChannelMapping(Base):
+    """Per (seller, channel): which connection and department/series, and whether to issue."""
+
+    __tablename__ = "channel_mappings"
+
+    seller_id: Mapped[str] = mapped_column(
+        ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE")
+    )
+    target: Mapped[str | None] = mapped_column(String(100), default=None)
+    auto_generate: Mapped[bool] = mapped_column(Boolean, default=True)
+    document_policy: Mapped[str] = mapped_column(String(32), default="auto")
+    send_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = _now()
+
+    seller: Mapped[Seller] = relationship(back_populates="mappings")
+    connection: Mapped[ProviderConnection] = relationship()

@@ -1,0 +1,74 @@
+"""Runtime settings from the environment (prefix `INVOICE_ROUTER_`) or a `.env` file.
+
+`KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` are also read without the prefix, because that is
+what the local service scripts print and what the tests receive.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_CHANNELS = ("ovoko", "allegro", "amazon", "ebay", "shop")
+
+
+def _comma_list(value: object) -> object:
+    """`a,b,c` in the environment; a tuple when given in code."""
+    if isinstance(value, str):
+        return tuple(x.strip() for x in value.split(",") if x.strip())
+    return value
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"INVOICE_ROUTER_{name}", name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICE_ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+
+    database_url: str = Field("sqlite:///invoice-router.db", validation_alias=_env("DATABASE_URL"))
+
+    app_id: str = Field("invoice-router", description="Faust app id; also the consumer group")
+    topic_partitions: int = Field(4, ge=1, le=256)
+    topic_replication_factor: int = Field(1, ge=1, le=16)
+    channels: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)] = Field(
+        DEFAULT_CHANNELS,
+        min_length=1,
+        description="Channel topics created at start; others are discovered",
+    )
+    topic_invoices_issued: str = "invoices.issued"
+    topic_invoices_failed: str = "invoices.failed"
+    orders_topic_pattern: str = Field(
+        r"^orders\.[a-z0-9][a-z0-9_-]{0,63}$",
+        description="Input topics to discover and subscribe to (one per sales channel)",
+    )
+    topic_discovery_seconds: float = Field(5.0, gt=0)
+    config_cache_seconds: float = Field(2.0, ge=0, description="How stale a mapping may be")
+
+    fakturownia_url_template: str = Field(
+        "https://{prefix}.fakturownia.pl",
+        description="Only the simulator and tests override this; {prefix} is the account prefix",
+    )
+    provider_timeout_seconds: float = Field(20.0, gt=0)
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,164 @@
+"""A provider-neutral description of the document to issue, built from an order event.
+
+Adapters map this to their API; nothing here knows about HTTP or a provider's field names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from domain.corrections import CorrectionLine
+from domain.money import line_gross
+from domain.taxid import TaxId, classify_tax_id
+from schemas.common import GtuCode, VatRate
+from schemas.invoices import DocumentKind
+from schemas.orders import Order, PaymentMethod
+
+POLAND = ZoneInfo("Europe/Warsaw")
+
+
+@dataclass(frozen=True)
+class BuyerInfo:
+    is_company: bool
+    name: str
+    first_name: str | None
+    last_name: str | None
+    tax_id: TaxId | None
+    email: str | None
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    name: str
+    quantity: Decimal
+    unit: str
+    total_gross: Decimal
+    vat_rate: VatRate
+    gtu: GtuCode | None = None
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionSpec:
+    """What a correction refers to and changes; lines carry full before/after state."""
+
+    original_id: str
+    original_number: str
+    reason: str
+    lines: tuple[CorrectionLine, ...]
+
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    idempotency_key: str  # Fakturownia `oid`, wFirma `id_external`
+    kind: DocumentKind
+    target: str | None  # department (Fakturownia) or series (wFirma)
+    currency: str
+    issue_date: dt.date
+    sell_date: dt.date
+    buyer: BuyerInfo
+    lines: tuple[DocumentLine, ...]
+    payment_method: PaymentMethod
+    paid_amount: Decimal
+    paid_date: dt.date | None
+    order_number: str
+    send_to_buyer: bool
+    correction: CorrectionSpec | None = None
+
+    @property
+    def total_gross(self) -> Decimal:
+        return sum((line.total_gross for line in self.lines), Decimal(0))
+
+
+def sales_key(channel: str, order_id: str) -> str:
+    """Idempotency key of an order's sales document, readable in the provider's UI."""
+    return f"{channel}:{order_id}"
+
+
+def refund_key(channel: str, order_id: str, refund_id: str) -> str:
+    """Idempotency key of one refund's correction."""
+    return f"{channel}:{order_id}:refund:{refund_id}"
+
+
+def polish_date(moment: dt.datetime) -> dt.date:
+    """The calendar date in Poland: invoices are dated in Polish local time, never back-dated."""
+    return moment.astimezone(POLAND).date()
+
+
+def buyer_info(order: Order) -> BuyerInfo:
+    b = order.buyer
+    person = " ".join(p for p in (b.first_name, b.last_name) if p)
+    a = b.address
+    return BuyerInfo(
+        is_company=b.is_company,
+        name=b.company_name or person,
+        first_name=b.first_name,
+        last_name=b.last_name,
+        tax_id=classify_tax_id(b.tax_id) if b.tax_id else None,
+        email=b.email,
+        street=a.street if a else None,
+        postal_code=a.postal_code if a else None,
+        city=a.city if a else None,
+        country=a.country if a else None,
+    )
+
+
+def sales_lines(order: Order) -> tuple[DocumentLine, ...]:
+    lines = [
+        DocumentLine(
+            name=x.name,
+            quantity=x.quantity,
+            unit=x.unit,
+            total_gross=line_gross(x.quantity, x.unit_price_gross),
+            vat_rate=x.vat_rate,
+            gtu=x.gtu,
+            sku=x.sku,
+        )
+        for x in order.lines
+    ]
+    if order.shipping and order.shipping.price_gross:
+        s = order.shipping
+        lines.append(
+            DocumentLine(
+                name=s.name,
+                quantity=Decimal(1),
+                unit="usł",
+                total_gross=s.price_gross,
+                vat_rate=s.vat_rate,
+            )
+        )
+    return tuple(lines)
+
+
+def sales_document(
+    order: Order,
+    channel: str,
+    kind: DocumentKind,
+    target: str | None,
+    send_to_buyer: bool,
+    now: dt.datetime,
+) -> DocumentRequest:
+    """The sales document (invoice or receipt) for a completed order, issued `now`."""
+    paid = order.payment.paid_at
+    return DocumentRequest(
+        idempotency_key=sales_key(channel, order.order_id),
+        kind=kind,
+        target=target,
+        currency=order.currency,
+        issue_date=polish_date(now),
+        sell_date=polish_date(order.placed_at),
+        buyer=buyer_info(order),
+        lines=sales_lines(order),
+        payment_method=order.payment.method,
+        paid_amount=order.payment.paid_amount,
+        paid_date=polish_date(paid) if paid else None,
+        order_number=order.number or order.order_id,
+        send_to_buyer=send_to_buyer and order.buyer.email is not None,
+    )

@@ -1,0 +1,99 @@
+"""The provider port: what the router needs from any invoicing provider, and how it fails.
+
+Adapters translate their provider's HTTP answers into exactly these errors, so the router's
+retry/park/fail decisions never depend on which provider a seller uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from domain.corrections import LineState
+from domain.documents import DocumentRequest
+from schemas.invoices import IssuedDocument
+
+
+class ProviderError(Exception):
+    """Base of the taxonomy. `detail` is safe to publish (no secrets, no tokens)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials rejected or revoked: the seller must reconnect; retrying cannot help."""
+
+
+class ProviderValidationError(ProviderError):
+    """The provider refused the document; `fields` maps provider field names to messages."""
+
+    def __init__(
+        self, message: str, *, fields: dict[str, list[str]] | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.fields = fields or {}
+
+
+class ProviderNotFound(ProviderError):
+    pass
+
+
+class ProviderRateLimited(ProviderError):
+    retryable = True
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, HTML gateway pages, connection errors on a call that changes nothing."""
+
+    retryable = True
+
+
+class ProviderInDoubt(ProviderError):
+    """A create timed out or got a 5xx: the document may exist. Reconcile, never blind-retry."""
+
+    retryable = True
+
+
+class DuplicateDocument(ProviderError):
+    """The provider already holds a document with our idempotency key."""
+
+
+@dataclass(frozen=True)
+class Department:
+    """A provider-side issuing unit a channel maps to (Fakturownia department, wFirma series)."""
+
+    id: str
+    name: str
+    shortcut: str | None = None
+    tax_no: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class InvoicingProvider(Protocol):
+    """One connected provider account."""
+
+    async def issue(self, request: DocumentRequest) -> IssuedDocument:
+        """Create the document. Raises ProviderInDoubt when the outcome is unknown."""
+        ...
+
+    async def find(self, request: DocumentRequest) -> IssuedDocument | None:
+        """The document already created for `request.idempotency_key`, if any."""
+        ...
+
+    async def current_lines(self, document_id: str) -> list[LineState]:
+        """The document's lines as they stand after every correction issued against it."""
+        ...
+
+    async def list_departments(self) -> list[Department]: ...
+
+    async def aclose(self) -> None: ...

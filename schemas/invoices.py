@@ -1,0 +1,130 @@
+"""Events we publish: `invoice.issued` on `invoices.issued`, `invoice.failed` on `invoices.failed`.
+
+Key: order id. Event ids are deterministic (see `schemas.ids`), so consumers dedupe by id.
+They carry no secrets and no buyer data beyond what a notification needs (none: consumers
+re-read the document from the provider link when they need the buyer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import ChannelName, CurrencyCode, Identifier, Money
+from schemas.envelope import CloudEvent
+
+INVOICE_ISSUED = "invoice.issued"
+INVOICE_FAILED = "invoice.failed"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    RECEIPT = "receipt"
+    CORRECTION = "correction"
+
+
+class Provider(StrEnum):
+    FAKTUROWNIA = "fakturownia"
+    WFIRMA = "wfirma"
+
+
+class Totals(_Out):
+    net: Money
+    vat: Money
+    gross: Money
+
+
+class Clearance(_Out):
+    """KSeF state as last seen; later changes arrive as `invoice.clearance_changed`."""
+
+    status: str | None = None
+    number: str | None = None
+
+
+class IssuedDocument(_Out):
+    kind: DocumentKind
+    provider: Provider
+    provider_document_id: Identifier
+    number: Identifier
+    issue_date: dt.date
+    currency: CurrencyCode
+    totals: Totals
+    view_url: str | None = None
+    pdf_url: str | None = None
+    sent_to_buyer: bool = False
+    corrected_document_id: Identifier | None = None
+    clearance: Clearance | None = None
+
+
+class FailureCode(StrEnum):
+    """Stable, documented failure codes (docs/events.md). Never renumber or rename."""
+
+    CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+    INVALID_ORDER = "invalid_order"
+    INVALID_TAX_ID = "invalid_tax_id"
+    ORIGINAL_DOCUMENT_MISSING = "original_document_missing"
+    PROVIDER_AUTH_FAILED = "provider_auth_failed"
+    PROVIDER_REJECTED = "provider_rejected"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_RATE_LIMITED = "provider_rate_limited"
+    PROVIDER_IN_DOUBT = "provider_in_doubt"
+    INTERNAL_ERROR = "internal_error"
+
+
+class FailureClass(StrEnum):
+    PERMANENT = "permanent"
+    RETRYABLE_EXHAUSTED = "retryable_exhausted"
+    IN_DOUBT = "in_doubt"
+
+
+class Violation(_Out):
+    """One precise reason an order cannot be invoiced, pointing at the offending field."""
+
+    field: str
+    code: str
+    message: str
+
+
+class Failure(_Out):
+    code: FailureCode
+    failure_class: FailureClass = Field(alias="class")
+    message: str = Field(description="What a seller or operator should do about it")
+    attempts: Annotated[int, Field(ge=0)] = 1
+    violations: list[Violation] = Field(default_factory=list)
+    provider_detail: str | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class InvoiceIssuedData(_Out):
+    seller_id: Identifier
+    channel: ChannelName
+    order_id: Identifier
+    source_event_id: Identifier
+    refund_id: Identifier | None = None
+    document: IssuedDocument
+
+
+class InvoiceFailedData(_Out):
+    seller_id: Identifier
+    channel: ChannelName
+    order_id: Identifier
+    source_event_id: Identifier
+    refund_id: Identifier | None = None
+    document_kind: DocumentKind | None = None
+    failure: Failure
+
+
+class InvoiceIssued(CloudEvent[InvoiceIssuedData]):
+    type: Literal["invoice.issued"]
+
+
+class InvoiceFailed(CloudEvent[InvoiceFailedData]):
+    type: Literal["invoice.failed"]

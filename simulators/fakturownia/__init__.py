@@ -1,0 +1,17 @@
+"""Local simulator of the Fakturownia REST API (see shared/reference/fakturownia-api.md).
+
+Used in-process by tests and as a standalone process for demos; behaviour not documented by
+the vendor follows the reference's "Simulator contract" (§10) choices.
+"""
+
+from .models import FaultRule, RequestRecord, SentEmail, SimAccount, SimDepartment
+from .simulator import FakturowniaSimulator
+
+__all__ = [
+    "FakturowniaSimulator",
+    "FaultRule",
+    "RequestRecord",
+    "SentEmail",
+    "SimAccount",
+    "SimDepartment",
+]

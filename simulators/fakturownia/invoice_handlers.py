@@ -1,0 +1,73 @@
+"""Handlers for the ``/invoices`` resource: create, list, show, PDF and e-mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ksef
+from .api_types import ApiRequest, ApiResponse, HandlerEnv
+from .coerce import is_truthy, parse_int
+from .emailing import send_by_email
+from .errors import BLANK, ApiError
+from .invoice_factory import CreateRequest, create_invoice
+from .listing import ListQuery, select
+from .pdf import invoice_pdf
+from .rendering import parse_fields, render_invoice
+
+
+def create(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
+    invoice = request.body.get("invoice")
+    if not isinstance(invoice, dict):
+        raise ApiError.validation({"invoice": [BLANK]})
+    doc = create_invoice(
+        env.store,
+        env.state,
+        CreateRequest(
+            invoice=invoice,
+            gov_save_and_send=is_truthy(request.param("gov_save_and_send")),
+            base_url=request.base_url,
+            now=env.now,
+        ),
+    )
+    return ApiResponse(status=201, json=render_invoice(doc))
+
+
+def index(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
+    query = ListQuery.parse(
+        request.query.get, lambda key: request.query.getall(key, []), env.now.date()
+    )
+    with_positions = is_truthy(request.query.get("include_positions"))
+    fields = parse_fields(request.query.get("fields[invoice]"))
+    docs = select(env.state.invoices.values(), query)
+    return ApiResponse(
+        json=[render_invoice(d, with_positions=with_positions, fields=fields) for d in docs]
+    )
+
+
+def show(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
+    doc = _find(env, request)
+    if is_truthy(request.param("send_to_ksef")):
+        ksef.request_send(env.state, doc)
+    return ApiResponse(
+        json=render_invoice(
+            doc,
+            correction_full=request.query.get("correction_positions") == "full",
+            fields=parse_fields(request.query.get("fields[invoice]")),
+        )
+    )
+
+
+def pdf(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
+    return ApiResponse(body=invoice_pdf(_find(env, request)), content_type="application/pdf")
+
+
+def email(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
+    doc = _find(env, request)
+    return ApiResponse(json=send_by_email(env.state, doc, request.param, env.now))
+
+
+def _find(env: HandlerEnv, request: ApiRequest) -> dict[str, Any]:
+    doc = env.state.invoices.get(parse_int(request.match["id"]) or 0)
+    if doc is None:
+        raise ApiError.not_found()
+    return doc

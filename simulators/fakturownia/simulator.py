@@ -1,0 +1,128 @@
+"""``FakturowniaSimulator``: the in-process facade tests use to configure, serve and inspect.
+
+All reads return copies, so assertions never race with the server thread mutating state.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from aiohttp import web
+
+from . import ksef
+from .clock import Clock, warsaw_now
+from .control import add_control_routes
+from .models import FaultRule, RequestRecord, SentEmail, SimAccount
+from .rendering import render_invoice
+from .server import AccountApi
+from .state import AccountState, SimStore
+from .threaded import run_in_thread
+
+
+class FakturowniaSimulator:
+    """A faithful local stand-in for one or more Fakturownia accounts.
+
+    ``clock`` returns the current Polish local time (aware datetime); ``shutdown_timeout`` bounds
+    how long stopping the server waits for requests stuck in ``hang_after_commit``.
+    """
+
+    def __init__(self, *, clock: Clock = warsaw_now, shutdown_timeout: float = 0.5) -> None:
+        self._store = SimStore()
+        self._clock = clock
+        self._shutdown_timeout = shutdown_timeout
+
+    # --- configuration -------------------------------------------------------------------
+
+    def add_account(self, account: SimAccount) -> None:
+        """Add an account, or replace the settings of an existing prefix keeping its data."""
+        self._store.put_account(account)
+
+    def account(self, prefix: str) -> SimAccount:
+        return copy.deepcopy(self._store.account(prefix).config)
+
+    def accounts(self) -> list[SimAccount]:
+        with self._store.lock:
+            return [copy.deepcopy(s.config) for s in self._store.accounts.values()]
+
+    def add_fault(self, prefix: str, rule: FaultRule) -> None:
+        """Queue a fault; rules are tried in the order they were added."""
+        with self._store.lock:
+            self._store.account(prefix).faults.append(copy.copy(rule))
+
+    def clear_faults(self, prefix: str) -> None:
+        with self._store.lock:
+            self._store.account(prefix).faults.clear()
+
+    def revoke_token(self, prefix: str) -> None:
+        """Make the account's token invalid from now on (every call answers 401)."""
+        with self._store.lock:
+            self._store.account(prefix).revoked = True
+
+    def complete_ksef(self, prefix: str) -> None:
+        """Finish every pending KSeF send now instead of waiting for ``ksef_delay_seconds``."""
+        with self._store.lock:
+            ksef.refresh(self._store.account(prefix), self._clock(), force=True)
+
+    def reset(self, *, accounts: bool = False) -> None:
+        """Forget documents, clients, e-mails, logs and faults; ``accounts=True`` drops accounts."""
+        with self._store.lock:
+            if accounts:
+                self._store.accounts.clear()
+            for state in self._store.accounts.values():
+                state.clear()
+
+    # --- inspection ----------------------------------------------------------------------
+
+    def invoices(self, prefix: str) -> list[dict[str, Any]]:
+        """Stored documents in creation order, shaped like ``GET /invoices/{id}.json``."""
+        with self._store.lock:
+            state = self._fresh(prefix)
+            return [render_invoice(doc) for doc in state.invoices.values()]
+
+    def clients(self, prefix: str) -> list[dict[str, Any]]:
+        with self._store.lock:
+            return copy.deepcopy(list(self._store.account(prefix).clients.values()))
+
+    def sent_emails(self, prefix: str) -> list[SentEmail]:
+        with self._store.lock:
+            return list(self._store.account(prefix).emails)
+
+    def request_log(self, prefix: str) -> list[RequestRecord]:
+        with self._store.lock:
+            return list(self._store.account(prefix).requests)
+
+    def _fresh(self, prefix: str) -> AccountState:
+        state = self._store.account(prefix)
+        ksef.refresh(state, self._clock())
+        return state
+
+    # --- serving -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """A new aiohttp application over this simulator's state (control API included)."""
+        app = web.Application()
+        add_control_routes(app, self)
+        app.router.add_route("*", "/{tail:.*}", AccountApi(self._store, self._clock).handle)
+        return app
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Serve on the running loop; yields ``http://host:port`` (port 0 picks a free one)."""
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            bound_port = runner.addresses[0][1]
+            yield f"http://{host}:{bound_port}"
+        finally:
+            await runner.cleanup()
+
+    @contextmanager
+    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve from a private event loop in a daemon thread (for code that owns the main loop)."""
+        with run_in_thread(lambda: self.serve(host, port)) as base_url:
+            yield base_url

@@ -1,0 +1,1 @@
+"""Thin orchestration: the Faust app, the router service and the CLI."""

@@ -1,0 +1,84 @@
+"""Builds our output CloudEvents with deterministic ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from schemas.envelope import dataschema_for
+from schemas.ids import business_key, output_event_id
+from schemas.invoices import (
+    INVOICE_FAILED,
+    INVOICE_ISSUED,
+    DocumentKind,
+    Failure,
+    InvoiceFailed,
+    InvoiceFailedData,
+    InvoiceIssued,
+    InvoiceIssuedData,
+    IssuedDocument,
+)
+
+SOURCE = "urn:invoice-router:worker"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """The business fact an output event reports on: one (order, document kind, refund)."""
+
+    seller_id: str
+    channel: str
+    order_id: str
+    source_event_id: str
+    document_kind: DocumentKind | None = None
+    refund_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        kind = self.document_kind.value if self.document_kind else None
+        return business_key(self.seller_id, self.channel, self.order_id, kind, self.refund_id)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def issued_event(fact: Fact, document: IssuedDocument) -> InvoiceIssued:
+    return InvoiceIssued(
+        specversion="1.0",
+        id=output_event_id(INVOICE_ISSUED, fact.key),
+        source=SOURCE,
+        type=INVOICE_ISSUED,
+        subject=fact.order_id,
+        time=_now(),
+        dataschema=dataschema_for(INVOICE_ISSUED),
+        data=InvoiceIssuedData(
+            seller_id=fact.seller_id,
+            channel=fact.channel,
+            order_id=fact.order_id,
+            source_event_id=fact.source_event_id,
+            refund_id=fact.refund_id,
+            document=document,
+        ),
+    )
+
+
+def failed_event(fact: Fact, failure: Failure) -> InvoiceFailed:
+    return InvoiceFailed(
+        specversion="1.0",
+        id=output_event_id(INVOICE_FAILED, fact.key),
+        source=SOURCE,
+        type=INVOICE_FAILED,
+        subject=fact.order_id,
+        time=_now(),
+        dataschema=dataschema_for(INVOICE_FAILED),
+        data=InvoiceFailedData(
+            seller_id=fact.seller_id,
+            channel=fact.channel,
+            order_id=fact.order_id,
+            source_event_id=fact.source_event_id,
+            refund_id=fact.refund_id,
+            document_kind=fact.document_kind,
+            failure=failure,
+        ),
+    )

@@ -1,0 +1,100 @@
+"""Issue a document at most once through any provider.
+
+A create that may have happened (timeout, 5xx) is never retried blindly: the document is first
+looked up by our idempotency key. Only when the provider says it does not exist is the create
+repeated, and the provider's own uniqueness guard (Fakturownia `oid_unique`) covers a create
+still committing on its side. See docs/adr/0002-idempotent-issuance.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from domain.documents import DocumentRequest
+from domain.ports import (
+    DuplicateDocument,
+    InvoicingProvider,
+    ProviderError,
+    ProviderInDoubt,
+    ProviderRateLimited,
+)
+from schemas.invoices import IssuedDocument
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """In-process retries for transient provider trouble (non-blocking retries come later)."""
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int, exc: ProviderError) -> float:
+        if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_delay)
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return backoff * random.uniform(0.5, 1.0)  # jitter spreads a burst of retries
+
+
+class Attempts:
+    """Counts provider attempts so failures can report them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+async def issue_once(
+    provider: InvoicingProvider,
+    request: DocumentRequest,
+    policy: RetryPolicy,
+    attempts: Attempts,
+    sleep: Sleep = asyncio.sleep,
+) -> IssuedDocument:
+    while True:
+        attempts.count += 1
+        try:
+            return await provider.issue(request)
+        except DuplicateDocument:
+            return await _existing_after_conflict(provider, request)
+        except ProviderInDoubt as exc:
+            found = await _reconcile(provider, request)
+            if found is not None:
+                return found
+            if attempts.count >= policy.attempts:
+                raise
+            await sleep(policy.delay(attempts.count, exc))
+        except ProviderError as exc:
+            if not exc.retryable or attempts.count >= policy.attempts:
+                raise
+            await sleep(policy.delay(attempts.count, exc))
+
+
+async def _reconcile(
+    provider: InvoicingProvider, request: DocumentRequest
+) -> IssuedDocument | None:
+    """The document if the provider has it; None if it certainly does not; in doubt otherwise."""
+    try:
+        return await provider.find(request)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise ProviderInDoubt(
+                "the create's outcome is unknown and the lookup failed", detail=exc.detail
+            ) from exc
+        raise
+
+
+async def _existing_after_conflict(
+    provider: InvoicingProvider, request: DocumentRequest
+) -> IssuedDocument:
+    found = await _reconcile(provider, request)
+    if found is None:
+        raise ProviderInDoubt(
+            f"the provider reports a document with key {request.idempotency_key!r} "
+            "but the lookup does not find it"
+        )
+    return found
