@@ -79,6 +79,14 @@ class Department:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Outcome of e-mailing a document to the buyer; a refusal is not an issuance failure."""
+
+    sent: bool
+    message: str = ""
+
+
 class InvoicingProvider(Protocol):
     """One connected provider account."""
 
@@ -88,6 +96,14 @@ class InvoicingProvider(Protocol):
 
     async def find(self, request: DocumentRequest) -> IssuedDocument | None:
         """The document already created for `request.idempotency_key`, if any."""
+        ...
+
+    async def get(self, document_id: str) -> IssuedDocument:
+        """The document as it stands now (e.g. its KSeF clearance)."""
+        ...
+
+    async def send_to_buyer(self, document_id: str) -> Delivery:
+        """E-mail the document. Not idempotent: a second call sends a second e-mail."""
         ...
 
     async def current_lines(self, document_id: str) -> list[LineState]:

@@ -46,6 +46,7 @@ class Clearance(_Out):
 
     status: str | None = None
     number: str | None = None
+    errors: list[str] = Field(default_factory=list)
 
 
 class IssuedDocument(_Out):

@@ -12,7 +12,7 @@ from dataclasses import replace
 from domain.corrections import LineState, fold, line_key
 from domain.documents import DocumentRequest
 from domain.money import totals_by_rate_group
-from domain.ports import Department, DuplicateDocument, ProviderError
+from domain.ports import Delivery, Department, DuplicateDocument, ProviderError
 from schemas.invoices import DocumentKind, IssuedDocument, Provider, Totals
 
 
@@ -22,6 +22,7 @@ class FakeProvider:
         self.fail_next: list[ProviderError] = []
         self.create_then_fail: list[ProviderError] = []
         self.issue_calls = 0
+        self.emails: list[str] = []
 
     async def issue(self, request: DocumentRequest) -> IssuedDocument:
         self.issue_calls += 1
@@ -83,6 +84,13 @@ class FakeProvider:
             ],
             deltas,
         )
+
+    async def get(self, document_id: str) -> IssuedDocument:
+        return next(d for _, d in self.documents.values() if d.provider_document_id == document_id)
+
+    async def send_to_buyer(self, document_id: str) -> Delivery:
+        self.emails.append(document_id)
+        return Delivery(sent=True)
 
     async def list_departments(self) -> list[Department]:
         return [Department(id="101", name="Sklep")]

@@ -11,7 +11,7 @@ from domain.ports import InvoicingProvider
 from domain.routing import ChannelRoute, decide_sales_document
 from schemas.invoices import DocumentKind, FailureCode, IssuedDocument, Violation
 from schemas.orders import OrderRefundedData
-from workers.issuing import Attempts, RetryPolicy, issue_once
+from workers.issuing import Attempts, RetryPolicy, deliver, issue_once
 
 
 class CorrectionRefused(Exception):
@@ -80,4 +80,5 @@ async def issue_correction(
     spec = CorrectionSpec(
         original.provider_document_id, original.number, refund.reason, tuple(lines)
     )
-    return await issue_once(provider, replace(request, correction=spec, lines=()), policy, attempts)
+    request = replace(request, correction=spec, lines=())
+    return await deliver(provider, await issue_once(provider, request, policy, attempts), request)

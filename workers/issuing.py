@@ -9,6 +9,7 @@ still committing on its side. See docs/adr/0002-idempotent-issuance.md.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from domain.ports import (
 )
 from schemas.invoices import IssuedDocument
 
+log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -41,6 +43,12 @@ class RetryPolicy:
         return backoff * random.uniform(0.5, 1.0)  # jitter spreads a burst of retries
 
 
+@dataclass(frozen=True)
+class Issuance:
+    document: IssuedDocument
+    created: bool  # False when an earlier attempt (or delivery) had already created it
+
+
 class Attempts:
     """Counts provider attempts so failures can report them."""
 
@@ -54,17 +62,17 @@ async def issue_once(
     policy: RetryPolicy,
     attempts: Attempts,
     sleep: Sleep = asyncio.sleep,
-) -> IssuedDocument:
+) -> Issuance:
     while True:
         attempts.count += 1
         try:
-            return await provider.issue(request)
+            return Issuance(await provider.issue(request), created=True)
         except DuplicateDocument:
-            return await _existing_after_conflict(provider, request)
+            return Issuance(await _existing_after_conflict(provider, request), created=False)
         except ProviderInDoubt as exc:
             found = await _reconcile(provider, request)
             if found is not None:
-                return found
+                return Issuance(found, created=True)  # our own timed-out create landed
             if attempts.count >= policy.attempts:
                 raise
             await sleep(policy.delay(attempts.count, exc))
@@ -72,6 +80,28 @@ async def issue_once(
             if not exc.retryable or attempts.count >= policy.attempts:
                 raise
             await sleep(policy.delay(attempts.count, exc))
+
+
+async def deliver(
+    provider: InvoicingProvider, issuance: Issuance, request: DocumentRequest
+) -> IssuedDocument:
+    """E-mail a freshly created document when the channel asks for it.
+
+    Only the call that created the document e-mails it, so a redelivered order never e-mails the
+    buyer twice. A refusal (e.g. no KSeF number yet) leaves `sent_to_buyer` false; the document
+    is issued all the same.
+    """
+    doc = issuance.document
+    if not (request.send_to_buyer and issuance.created) or doc.sent_to_buyer:
+        return doc
+    try:
+        delivery = await provider.send_to_buyer(doc.provider_document_id)
+    except ProviderError as exc:
+        log.warning("e-mail of document %s failed: %s", doc.number, exc)
+        return doc
+    if not delivery.sent:
+        log.warning("e-mail of document %s refused: %s", doc.number, delivery.message)
+    return doc.model_copy(update={"sent_to_buyer": delivery.sent})
 
 
 async def _reconcile(

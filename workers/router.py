@@ -9,29 +9,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.registry import ProviderRegistry
 from config.store import ConfigStore
 from domain.documents import sales_document
-from domain.ports import ProviderError
+from domain.ports import InvoicingProvider, ProviderError
 from domain.preflight import PreflightFailed, check_order, check_refund
 from domain.routing import ChannelRoute, decide_sales_document
 from schemas.deadletter import DeadLetterReason
-from schemas.invoices import DocumentKind, Failure, FailureClass, FailureCode
+from schemas.invoices import DocumentKind, Failure, FailureClass, FailureCode, IssuedDocument
 from schemas.orders import OrderCompleted, OrderEvent, OrderRefunded
 from schemas.topics import channel_of
 from workers.corrections import CorrectionRefused, issue_correction
 from workers.events import Fact, failed_event, issued_event
 from workers.failures import failure_from_provider_error
-from workers.issuing import Attempts, RetryPolicy, issue_once
+from workers.issuing import Attempts, RetryPolicy, deliver, issue_once
 from workers.records import DeadLettered, Failed, Issued, Outcome, RawRecord, Skipped
 
 log = logging.getLogger(__name__)
 _ORDER_EVENT: TypeAdapter[OrderCompleted | OrderRefunded] = TypeAdapter(OrderEvent)
 Clock = Callable[[], dt.datetime]
+IssueCall = Callable[[InvoicingProvider, Attempts], Awaitable[IssuedDocument]]
 
 
 def _dead(record: RawRecord, code: str, message: str, exc: BaseException) -> DeadLettered:
@@ -133,11 +134,12 @@ class OrderRouter:
         request = sales_document(
             order, route.channel, kind, route.target, route.send_by_email, self._clock()
         )
-        return await self._issue(
-            route,
-            fact,
-            lambda provider, attempts: issue_once(provider, request, self._retry, attempts),
-        )
+
+        async def issue(provider: InvoicingProvider, attempts: Attempts) -> IssuedDocument:
+            issuance = await issue_once(provider, request, self._retry, attempts)
+            return await deliver(provider, issuance, request)
+
+        return await self._issue(route, fact, issue)
 
     async def _refund(self, route: ChannelRoute, event: OrderRefunded, fact: Fact) -> Outcome:
         fact = Fact(
@@ -160,7 +162,7 @@ class OrderRouter:
             ),
         )
 
-    async def _issue(self, route: ChannelRoute, fact: Fact, call) -> Outcome:
+    async def _issue(self, route: ChannelRoute, fact: Fact, call: IssueCall) -> Outcome:
         conn = await self._store.connection(route.connection_id)
         if conn is None:  # mapping raced with a connection removal
             return Failed(

@@ -197,10 +197,16 @@ def issued_document(invoice: dict[str, Any], base_url: str, sent: bool = False) 
         pdf_url=f"{base_url}/invoice/{token}.pdf" if token else None,
         sent_to_buyer=sent,
         corrected_document_id=str(invoice["invoice_id"]) if invoice.get("invoice_id") else None,
-        clearance=Clearance(status=invoice.get("gov_status"), number=invoice.get("gov_id"))
-        if invoice.get("gov_status")
-        else None,
+        clearance=_clearance(invoice),
     )
+
+
+def _clearance(invoice: dict[str, Any]) -> Clearance | None:
+    if not invoice.get("gov_status"):
+        return None
+    errors = invoice.get("gov_error_messages") or []
+    return Clearance(status=invoice["gov_status"], number=invoice.get("gov_id"),
+                     errors=[str(e) for e in (errors if isinstance(errors, list) else [errors])])
 
 
 def _dec(value: Any) -> Decimal:

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
-from adapters.fakturownia.http import raise_for_answer, raise_for_transport
+from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_transport
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
-from domain.ports import Department
+from domain.ports import Delivery, Department
 from schemas.invoices import IssuedDocument
 
 PER_PAGE = 100  # the API's maximum
@@ -76,6 +76,17 @@ class FakturowniaProvider:
             if invoice.get("oid") == request.idempotency_key and invoice.get("kind") == kind:
                 return issued_document(invoice, self.base_url)
         return None
+
+    async def get(self, document_id: str) -> IssuedDocument:
+        return issued_document(await self._call("GET", f"/invoices/{document_id}.json"),
+                               self.base_url)
+
+    async def send_to_buyer(self, document_id: str) -> Delivery:
+        """E-mail the document; a 200 with `status: error` (no KSeF number yet) is a refusal."""
+        body = await self._call("POST", f"/invoices/{document_id}/send_by_email.json")
+        if isinstance(body, dict) and body.get("status") == "ok":
+            return Delivery(sent=True, message=str(body.get("message", "")))
+        return Delivery(sent=False, message=error_text(body, "the e-mail was not sent"))
 
     async def current_lines(self, document_id: str) -> list[LineState]:
         original = await self._call("GET", f"/invoices/{document_id}.json")

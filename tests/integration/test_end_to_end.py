@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from schemas.deadletter import ERROR_CODE, REASON, SOURCE_OFFSET, SOURCE_TOPIC
-from simulators.fakturownia import FakturowniaSimulator, SimAccount, SimDepartment
 from tests import factories as f
 from tests.integration.harness import (
     Stack,
@@ -47,34 +46,10 @@ sellers:
 """
 
 
-@pytest.fixture
-def simulator(uid: str):
-    sim = FakturowniaSimulator()
-    sim.add_account(
-        SimAccount(
-            prefix=f"acme-{uid}",
-            api_token=f"tok-a-{uid}",
-            departments=[
-                SimDepartment(id=101, name="Sklep Ovoko", shortcut="OVO", tax_no="5252445767"),
-                SimDepartment(id=102, name="Sklep Allegro", shortcut="ALG", tax_no="5252445767"),
-            ],
-        )
-    )
-    sim.add_account(
-        SimAccount(
-            prefix=f"beta-{uid}",
-            api_token=f"tok-b-{uid}",
-            departments=[SimDepartment(id=201, name="B", tax_no="7010002137")],
-        )
-    )
-    with sim.serve_in_thread() as base_url:
-        yield sim, base_url
-
-
 def test_orders_flow_from_channel_topics_to_invoices(
-    kafka_bootstrap: str, postgres_url: str, simulator, uid: str, tmp_path: Path
+    kafka_bootstrap: str, postgres_url: str, fakturownia, uid: str, tmp_path: Path
 ) -> None:
-    sim, base_url = simulator
+    sim, base_url = fakturownia
     ovoko, allegro, ebay = f"ovoko-{uid}", f"allegro-{uid}", f"ebay-{uid}"
     stack = Stack(kafka_bootstrap, postgres_url, uid, [ovoko, allegro, ebay], base_url)
     stack.apply_config(CONFIG.format(uid=uid))
