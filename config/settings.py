@@ -66,6 +66,7 @@ class Settings(BaseSettings):
         description="Only the simulator and tests override this; {prefix} is the account prefix",
     )
     provider_timeout_seconds: float = Field(20.0, gt=0)
+    metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     log_level: str = "INFO"
 
 

@@ -22,6 +22,7 @@ from adapters.kafka_admin import (
 from config.settings import Settings
 from schemas.deadletter import Headers
 from schemas.topics import orders_topic
+from workers import metrics
 from workers.records import RawRecord
 from workers.runtime import Runtime
 
@@ -93,13 +94,17 @@ def create_app(settings: Settings) -> faust.App:
             state["rt"] = Runtime.build(settings, send)
         return state["rt"]
 
+    metrics.serve(settings.metrics_port)
+
     @app.agent(orders, name="route-orders")
     async def route_orders(stream: StreamT) -> None:
         manual = stream.noack()  # ack only once the outcome is durable (see module doc)
         async for event in manual.events():
             rt = runtime()
-            outcome = await rt.router.route(record_of(event))
+            record = record_of(event)
+            outcome = await rt.router.route(record)
             await rt.publisher.publish(outcome)
+            metrics.observe(record, outcome)
             await manual.ack(event)
 
     @app.timer(settings.topic_discovery_seconds)

@@ -173,3 +173,33 @@ async def test_refund_before_the_sale_is_reported_as_original_missing(router) ->
         )
     )
     assert outcome.event.data.failure.code is FailureCode.ORIGINAL_DOCUMENT_MISSING
+
+
+async def test_email_goes_out_only_from_the_call_that_created_the_document(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/mail.db"
+    upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    await apply_config(
+        sessions,
+        load_config(CONFIG.replace('target: "101"}', 'target: "101", send_by_email: true}')),
+    )
+    provider = FakeProvider()
+    r = OrderRouter(ConfigStore(sessions), Registry(provider), RetryPolicy(base_delay=0.001))
+    body = f.completed("s1", "ovoko", f.order("M"))
+    first, again = await r.route(record(body)), await r.route(record(body))
+    await engine.dispose()
+    assert first.event.data.document.sent_to_buyer is True
+    assert again.event.data.document.sent_to_buyer is False  # found, not created: no 2nd mail
+    assert len(provider.emails) == 1
+
+
+def test_outcomes_are_counted_per_topic_and_code() -> None:
+    from workers import metrics
+    from workers.records import Skipped
+
+    rec = record(None, topic="orders.metrics-test", raw=b"{}")
+    before = metrics.OUTCOMES.labels("orders.metrics-test", "skipped", "auto_generate_off")._value
+    start = before.get()
+    metrics.observe(rec, Skipped("s1", "metrics-test", "A", "auto_generate_off"))
+    assert before.get() == start + 1
