@@ -27,7 +27,7 @@ class TaxId:
 
 
 class InvalidTaxId(ValueError):
-    pass
+    """Messages never repeat the number: for sole traders it is personal data."""
 
 
 def classify_tax_id(raw: str) -> TaxId:
@@ -38,12 +38,16 @@ def classify_tax_id(raw: str) -> TaxId:
         try:
             return TaxId(TaxIdKind.NIP, nip.validate(digits))
         except ValidationError as exc:
-            raise InvalidTaxId(f"{raw!r} is not a valid Polish NIP ({exc.message})") from exc
+            raise InvalidTaxId(
+                f"the buyer's tax id is not a valid Polish NIP ({exc.message})"
+            ) from exc
     if compact[:2].lower() in eu_vat.MEMBER_STATES or compact[:2] == "EL":
         try:
             return TaxId(TaxIdKind.EU_VAT, eu_vat.validate(compact))
         except ValidationError as exc:
-            raise InvalidTaxId(f"{raw!r} is not a valid EU VAT id ({exc.message})") from exc
+            raise InvalidTaxId(
+                f"the buyer's tax id is not a valid EU VAT id ({exc.message})"
+            ) from exc
     if len(compact) < 4:
-        raise InvalidTaxId(f"{raw!r} is too short to be a tax number")
+        raise InvalidTaxId("the buyer's tax id is too short to be a tax number")
     return TaxId(TaxIdKind.OTHER, compact)

@@ -11,10 +11,18 @@ from enum import StrEnum
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
-_MONEY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
-_QUANTITY_RE = re.compile(r"^-?\d{1,9}(\.\d{1,4})?$")
+# ASCII digits and fullmatch: `\d` would accept other scripts' digits, `$` a trailing newline.
+_MONEY_RE = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$")
+_QUANTITY_RE = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,4})?$")
 
 
 def _decimal_string(pattern: re.Pattern[str], what: str):
@@ -25,7 +33,7 @@ def _decimal_string(pattern: re.Pattern[str], what: str):
             raise ValueError(
                 f'{what} must be a decimal string such as "12.30", not {type(value).__name__}'
             )
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ValueError(
                 f"{what} {value!r} is not a decimal string with at most the allowed decimals"
             )
@@ -42,7 +50,9 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_decimal_string(_MONEY_RE, "amount")),
     PlainSerializer(lambda v: _format_decimal(v.quantize(Decimal("0.01"))), return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _MONEY_RE.pattern}),
+    # Replaces (not merges into) Decimal's schema, whose `anyOf: [number, string]` would advertise
+    # floats to code generators in other languages; both modes then say "decimal string".
+    WithJsonSchema({"type": "string", "pattern": _MONEY_RE.pattern}),
 ]
 """An amount in the order's currency, at most 2 decimals (grosz precision)."""
 
@@ -50,7 +60,7 @@ Quantity = Annotated[
     Decimal,
     BeforeValidator(_decimal_string(_QUANTITY_RE, "quantity")),
     PlainSerializer(_format_decimal, return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": _QUANTITY_RE.pattern}),
+    WithJsonSchema({"type": "string", "pattern": _QUANTITY_RE.pattern}),
 ]
 """A quantity as a decimal string (fractional units such as kg are allowed)."""
 

@@ -21,7 +21,8 @@ INVOICE_FAILED = "invoice.failed"
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Consumers validating against v1 must accept fields added later (additive = same version).
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
 
 class DocumentKind(StrEnum):
@@ -42,7 +43,7 @@ class Totals(_Out):
 
 
 class Clearance(_Out):
-    """KSeF state as last seen; later changes arrive as `invoice.clearance_changed`."""
+    """KSeF state as last seen at issuance (later changes: ADR 0004's clearance_changed)."""
 
     status: str | None = None
     number: str | None = None
@@ -101,7 +102,7 @@ class Failure(_Out):
     violations: list[Violation] = Field(default_factory=list)
     provider_detail: str | None = None
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, populate_by_name=True)
 
 
 class InvoiceIssuedData(_Out):

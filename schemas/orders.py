@@ -146,10 +146,12 @@ class OrderRefundedData(_Strict):
 
 class OrderCompleted(CloudEvent[OrderCompletedData]):
     type: Literal["order.completed"]
+    dataschema: Literal["urn:invoice-router:schema:order.completed:v1"]
 
 
 class OrderRefunded(CloudEvent[OrderRefundedData]):
     type: Literal["order.refunded"]
+    dataschema: Literal["urn:invoice-router:schema:order.refunded:v1"]
 
 
 OrderEvent = Annotated[OrderCompleted | OrderRefunded, Field(discriminator="type")]

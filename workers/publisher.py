@@ -44,7 +44,11 @@ class OutcomePublisher:
             case Issued(event) | Failed(event):
                 topic = self._topics[type(outcome)]
                 value = event.model_dump_json(by_alias=True).encode()
-                headers = [("ce_type", event.type.encode()), ("ce_id", event.id.encode())]
+                headers = [
+                    ("content-type", b"application/cloudevents+json"),
+                    ("ce_type", event.type.encode()),
+                    ("ce_id", event.id.encode()),
+                ]
                 await self._deliver(topic, event.data.order_id.encode(), value, headers)
             case DeadLettered(record, reason):
                 headers = deadletter_headers(

@@ -79,6 +79,7 @@ def test_preflight_refuses_a_bad_nip_with_its_own_code() -> None:
         check_order(make_order(company=True, tax_id="5252445768"))
     assert err.value.code is FailureCode.INVALID_TAX_ID
     assert err.value.violations[0].field == "order.buyer.tax_id"
+    assert "5252445768" not in str(err.value)  # personal data for sole traders: never echoed
 
 
 def test_preflight_accepts_a_consistent_order() -> None:
