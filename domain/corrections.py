@@ -54,8 +54,22 @@ class RefundDoesNotFit(Exception):
 
 
 def fold(original: Iterable[LineState], deltas: Iterable[LineState]) -> list[LineState]:
-    """Current state: the original lines plus every correction delta, matched by key."""
-    state = {line.key: line for line in original}
+    """Current state: the original lines plus every correction delta, matched by key.
+
+    Lines sharing a key (the same SKU twice, e.g. at two prices) cannot be told apart on the
+    provider's document, so they are held as one aggregate line: corrections then show its
+    combined before/after, which is exact for quantity and value.
+    """
+    state: dict[str, LineState] = {}
+    for line in original:
+        seen = state.get(line.key)
+        state[line.key] = (
+            line
+            if seen is None
+            else replace(
+                seen, quantity=seen.quantity + line.quantity, gross=seen.gross + line.gross
+            )
+        )
     for delta in deltas:
         base = state.get(delta.key)
         if base is None:

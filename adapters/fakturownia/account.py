@@ -28,7 +28,7 @@ def normalise_account(link: str | None, api_token: str | None = None) -> str:
         parts = urlsplit(text)
         if parts.scheme != "https":
             raise AccountLinkError(f"{link!r}: the account link must use https")
-        if parts.username or parts.password or parts.port:
+        if parts.username or parts.password or ":" in (parts.netloc.rsplit("@", 1)[-1]):
             raise AccountLinkError(f"{link!r}: the account link must not carry a user or port")
         text = parts.hostname or ""
     elif "/" in text:

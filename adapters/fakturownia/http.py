@@ -94,7 +94,7 @@ def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
             fields=fields,
             detail=f"{where}: HTTP 422",
         )
-    if status >= 500 or (body is None and status >= 300):
+    if status >= 500 or body is None:  # gateway pages, truncated or empty answers
         kind = ProviderInDoubt if creates else ProviderUnavailable
         raise kind(f"Fakturownia answered HTTP {status}", detail=f"{where}: {response.text[:200]}")
     if status >= 400:

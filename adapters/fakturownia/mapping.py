@@ -205,8 +205,11 @@ def _clearance(invoice: dict[str, Any]) -> Clearance | None:
     if not invoice.get("gov_status"):
         return None
     errors = invoice.get("gov_error_messages") or []
-    return Clearance(status=invoice["gov_status"], number=invoice.get("gov_id"),
-                     errors=[str(e) for e in (errors if isinstance(errors, list) else [errors])])
+    return Clearance(
+        status=invoice["gov_status"],
+        number=invoice.get("gov_id"),
+        errors=[str(e) for e in (errors if isinstance(errors, list) else [errors])],
+    )
 
 
 def _dec(value: Any) -> Decimal:

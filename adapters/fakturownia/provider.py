@@ -78,8 +78,9 @@ class FakturowniaProvider:
         return None
 
     async def get(self, document_id: str) -> IssuedDocument:
-        return issued_document(await self._call("GET", f"/invoices/{document_id}.json"),
-                               self.base_url)
+        return issued_document(
+            await self._call("GET", f"/invoices/{document_id}.json"), self.base_url
+        )
 
     async def send_to_buyer(self, document_id: str) -> Delivery:
         """E-mail the document; a 200 with `status: error` (no KSeF number yet) is a refusal."""
@@ -107,7 +108,7 @@ class FakturowniaProvider:
                 id=str(d["id"]),
                 name=str(d.get("name", "")),
                 shortcut=d.get("shortcut"),
-                tax_no=d.get("tax_no"),
+                tax_no=d.get("tax_no") or None,
             )
             for d in rows or []
         ]
