@@ -75,8 +75,15 @@ class ConfigError(ValueError):
     pass
 
 
-def expand_env(text: str, env: dict[str, str] | None = None) -> str:
+def expand_env(value: Any, env: dict[str, str] | None = None) -> Any:
+    """`${VAR}` in the parsed values (never in comments), recursively."""
     env = dict(os.environ) if env is None else env
+    if isinstance(value, dict):
+        return {k: expand_env(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
 
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -84,11 +91,11 @@ def expand_env(text: str, env: dict[str, str] | None = None) -> str:
             raise ConfigError(f"environment variable {name} is referenced but not set")
         return env[name]
 
-    return _ENV_REF.sub(sub, text)
+    return _ENV_REF.sub(sub, value)
 
 
 def load_config(text: str, check: ConnectionCheck | None = None) -> ConfigFile:
-    parsed = ConfigFile.model_validate(yaml.safe_load(expand_env(text)))
+    parsed = ConfigFile.model_validate(expand_env(yaml.safe_load(text)))
     for seller in parsed.sellers:
         names = {c.name for c in seller.connections}
         for ch in seller.channels:

@@ -8,6 +8,8 @@ needs no code change or restart (docs/adr/0001-worker-on-faust.md).
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -67,6 +69,8 @@ def create_app(settings: Settings) -> faust.App:
         broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
         broker_credentials=_credentials(settings),
         store="memory://",
+        # Faust's default `<id>-data/` in the working directory; we keep no table state there
+        datadir=str(Path(tempfile.gettempdir()) / "invoice-router" / settings.app_id),
         web_enabled=False,
         topic_disable_leader=True,
         topic_partitions=settings.topic_partitions,
