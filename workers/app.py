@@ -63,14 +63,39 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
+def _datadir(app_id: str) -> Path:
+    """Not Faust's default `<id>-data/` in the working directory: we keep no table state."""
+    path = Path(tempfile.gettempdir()) / "invoice-router" / app_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def subscribe_more(app: faust.App, source: faust.types.TopicT, names: list[str]) -> None:
+    """Add topic names to a running agent's source topic.
+
+    The agent consumes from a clone of `source` that the conductor routes to; the clone holds
+    its own copy of the names, so every channel object over these topics gets the new list, and
+    re-adding each one to the conductor makes it resubscribe (one rebalance).
+    """
+    current = set(source.topics)
+    channels = [
+        source,
+        *(c for c in list(app.topics) if c is not source and set(c.topics) & current),
+    ]
+    for channel in channels:
+        channel.topics = [*channel.topics, *names]
+        if channel in app.topics:
+            app.topics.discard(channel)
+            app.topics.add(channel)
+
+
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
         broker_credentials=_credentials(settings),
         store="memory://",
-        # Faust's default `<id>-data/` in the working directory; we keep no table state there
-        datadir=str(Path(tempfile.gettempdir()) / "invoice-router" / settings.app_id),
+        datadir=str(_datadir(settings.app_id)),
         web_enabled=False,
         topic_disable_leader=True,
         topic_partitions=settings.topic_partitions,
@@ -119,9 +144,7 @@ def create_app(settings: Settings) -> faust.App:
         channels = [t.split(".", 1)[1] for t in new]
         await ensure_topics(settings, topics_for_channels(channels))
         log.info("subscribing to new channel topics: %s", ", ".join(new))
-        orders.topics = [*orders.topics, *new]
-        app.topics.discard(orders)  # re-adding flags the conductor to resubscribe
-        app.topics.add(orders)
+        subscribe_more(app, orders, new)
 
     @app.on_before_shutdown.connect
     async def close_runtime(_app: faust.App, **_: Any) -> None:

@@ -151,3 +151,48 @@ def test_orders_flow_from_channel_topics_to_invoices(
     assert all((committed or 0) == end for committed, end in offsets.values()), offsets
     assert sum(end for _, end in offsets.values()) == 6
     assert json.loads(json.dumps(issued[b"B2B-1"]))["id"]  # the event carries its id
+
+
+def test_a_channel_topic_created_while_running_is_consumed_without_restart(
+    kafka_bootstrap: str, postgres_url: str, fakturownia, uid: str, tmp_path: Path
+) -> None:
+    sim, base_url = fakturownia
+    ovoko, ebay = f"ovoko-{uid}", f"ebay-{uid}"
+    stack = Stack(kafka_bootstrap, postgres_url, uid, [ovoko], base_url)
+    stack.apply_config(CONFIG.format(uid=uid).replace(f'"allegro-{uid}"', f'"{ebay}"'))
+    create_topics(
+        kafka_bootstrap,
+        [f"orders.{ovoko}", f"orders.{ovoko}.dlq", stack.issued_topic, stack.failed_topic],
+        stack.partitions,
+    )
+    seller = f"seller-a-{uid}"
+    with worker_process(stack, tmp_path / "worker.log"):
+        produce(
+            kafka_bootstrap,
+            [order_record(f"orders.{ovoko}", f.completed(seller, ovoko, f.order("BEFORE")))],
+        )
+        collect(
+            kafka_bootstrap,
+            [stack.issued_topic],
+            done=lambda rs: len(rs) >= 1,
+            timeout=60,
+            settle=0,
+        )
+        # a connector starts publishing a channel the worker was not started with
+        create_topics(kafka_bootstrap, [f"orders.{ebay}"], stack.partitions)
+        produce(
+            kafka_bootstrap,
+            [order_record(f"orders.{ebay}", f.completed(seller, ebay, f.order("NEW-CH")))],
+        )
+        # the rebalance may redeliver BEFORE (same event id): wait for distinct orders
+        out = collect(
+            kafka_bootstrap,
+            [stack.issued_topic],
+            timeout=60,
+            done=lambda rs: {r.key for r in rs} >= {b"BEFORE", b"NEW-CH"},
+        )
+    log = (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+    assert {r.key for r in out} == {b"BEFORE", b"NEW-CH"}, log
+    assert len({r.json()["id"] for r in out}) == 2  # redeliveries repeat the same event id
+    assert "subscribing to new channel topics" in (tmp_path / "worker.log").read_text()
+    assert {i["department_id"] for i in sim.invoices(f"acme-{uid}")} == {101, 102}
