@@ -1,0 +1,78 @@
+"""Corrections (``type: correction``, reference §3.14): line chains and difference totals.
+
+A correction names the corrected invoice in ``parent_id`` and each corrected line's current
+version in the line's ``parent_id``; a 2nd correction must point at the lines of the latest
+one. Lines carry the state *after* correction (``count: 0`` reverses a line), and the document
+totals are the per-rate-group difference between after and before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from . import vat as vat_codes
+from .lines import Line
+from .state import CompanyState
+from .vat import GroupTotal, VatCode, group_totals
+
+
+def corrections_of(company: CompanyState, invoice_id: int) -> list[dict[str, Any]]:
+    return [d for d in company.invoices.values() if d.get("_parent_id") == invoice_id]
+
+
+def current_lines(company: CompanyState, parent: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The latest version of every line of ``parent`` after its corrections, by line id."""
+    current = {int(line["id"]): line for line in parent["_lines"]}
+    for correction in corrections_of(company, int(parent["id"])):
+        for line in correction["_lines"]:
+            superseded = line.get("_parent_line_id")
+            if superseded is not None:
+                current.pop(superseded, None)
+            current[int(line["id"])] = line
+    return current
+
+
+@dataclass(frozen=True)
+class Difference:
+    groups: list[GroupTotal]
+
+    @property
+    def net(self) -> Decimal:
+        return sum((g.net for g in self.groups), Decimal(0))
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((g.tax for g in self.groups), Decimal(0))
+
+    @property
+    def gross(self) -> Decimal:
+        return sum((g.gross for g in self.groups), Decimal(0))
+
+
+def difference(
+    lines: list[Line], before: dict[int, dict[str, Any]], gross_prices: bool
+) -> Difference:
+    """After-minus-before totals per VAT group, over the lines this correction touches."""
+    after = group_totals(((line.vat, line.amount) for line in lines), gross_prices)
+    prior = group_totals(
+        _amounts(before[line.parent_line_id] for line in lines if line.parent_line_id is not None),
+        gross_prices,
+    )
+    by_id: dict[int, GroupTotal] = {}
+    for group in after:
+        by_id[group.vat.id] = group
+    for group in prior:
+        seen = by_id.get(group.vat.id)
+        zero = Decimal(0)
+        base = seen or GroupTotal(group.vat, zero, zero, zero)
+        by_id[group.vat.id] = GroupTotal(
+            group.vat, base.net - group.net, base.tax - group.tax, base.gross - group.gross
+        )
+    return Difference(list(by_id.values()))
+
+
+def _amounts(records: Iterable[dict[str, Any]]) -> list[tuple[VatCode, Decimal]]:
+    return [(vat_codes.BY_ID[int(r["vat_code"]["id"])], r["_amount"]) for r in records]
