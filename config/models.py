@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -49,6 +59,28 @@ class ProviderConnection(Base):
     updated_at: Mapped[dt.datetime] = _now()
 
     seller: Mapped[Seller] = relationship(back_populates="connections")
+
+
+class OAuthToken(Base):
+    """A connection's OAuth grant, encrypted at rest (config/secrets.py).
+
+    `version` increases with every refresh; `lease_until`/`lease_owner` let exactly one worker
+    process refresh at a time (a refresh token is single-use: a second refresh with it fails
+    with invalid_grant).
+    """
+
+    __tablename__ = "oauth_tokens"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    updated_at: Mapped[dt.datetime] = _now()
 
 
 class ChannelMapping(Base):

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.secrets import SecretBox
+
 DEFAULT_CHANNELS = ("ovoko", "allegro", "amazon", "ebay", "shop")
 
 
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
     topic_discovery_seconds: float = Field(5.0, gt=0)
     config_cache_seconds: float = Field(2.0, ge=0, description="How stale a mapping may be")
 
+    secret_keys: Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_comma_list)] = Field(
+        (), description="Fernet keys, newest first; encrypts OAuth tokens at rest"
+    )
+    wfirma_api_url: str = "https://api2.wfirma.pl"
+    wfirma_auth_url: str = "https://wfirma.pl/oauth2/auth"
+    wfirma_app_key: SecretStr | None = Field(
+        None, description="The integration's appKey (API-key mode), issued by wFirma per app"
+    )
+    wfirma_requests_per_15s: int = Field(30, ge=1)
+    wfirma_requests_per_minute: int = Field(80, ge=1)
+    wfirma_requests_per_hour: int = Field(2400, ge=1)
     fakturownia_url_template: str = Field(
         "https://{prefix}.fakturownia.pl",
         description="Only the simulator and tests override this; {prefix} is the account prefix",
@@ -68,6 +81,10 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(20.0, gt=0)
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     log_level: str = "INFO"
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    return SecretBox([k.get_secret_value() for k in settings.secret_keys])
 
 
 @lru_cache(maxsize=1)
