@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -31,6 +33,16 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def sessions_for(url: str) -> AsyncIterator[async_sessionmaker]:
+    """A session factory on a short-lived engine, for CLI commands and one-off jobs."""
+    engine = create_engine(url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

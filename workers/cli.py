@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from config.settings import get_settings
+
+T = TypeVar("T")
 
 
 def _run(coro):
@@ -94,6 +98,64 @@ def config_show() -> None:
     from workers.configuration import show
 
     click.echo(json.dumps(_run(show(get_settings())), indent=2, ensure_ascii=False))
+
+
+@main.group()
+def wfirma() -> None:
+    """Connect a seller's wFirma account with OAuth 2.0 (the "Generate" step)."""
+
+
+@wfirma.command("authorize-url")
+@click.argument("seller")
+@click.argument("connection")
+def wfirma_authorize_url(seller: str, connection: str) -> None:
+    """Print the URL where the seller grants access; wFirma redirects back with a code."""
+    from config.db import sessions_for
+    from workers.onboarding import authorization_url
+
+    async def run() -> str:
+        async with sessions_for(get_settings().database_url) as sessions:
+            return await authorization_url(get_settings(), sessions, seller, connection)
+
+    click.echo(_run_or_explain(run()))
+
+
+@wfirma.command("complete")
+@click.option("--code", required=True, help="`code` from the redirect back")
+@click.option("--state", required=True, help="`state` from the redirect back")
+def wfirma_complete(code: str, state: str) -> None:
+    """Exchange the authorization code and store the tokens (encrypted)."""
+    from config.db import sessions_for
+    from workers.onboarding import complete_authorization
+
+    async def run() -> int:
+        async with sessions_for(get_settings().database_url) as sessions:
+            return await complete_authorization(get_settings(), sessions, code, state)
+
+    click.echo(f"connection {_run_or_explain(run())} authorized")
+
+
+@main.group()
+def secrets() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@secrets.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new key for INVOICE_ROUTER_SECRET_KEYS (put it first to rotate)."""
+    from config.secrets import SecretBox
+
+    click.echo(SecretBox.new_key())
+
+
+def _run_or_explain(coro: Coroutine[Any, Any, T]) -> T:
+    from config.secrets import SecretsNotConfigured
+    from domain.ports import ProviderError
+
+    try:
+        return _run(coro)
+    except (ValueError, SecretsNotConfigured, ProviderError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 if __name__ == "__main__":

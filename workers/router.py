@@ -16,9 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 from adapters.registry import ProviderRegistry
 from config.store import ConfigStore
 from domain.documents import sales_document
-from domain.ports import InvoicingProvider, ProviderError
+from domain.ports import InvoicingProvider, ProviderAuthError, ProviderError
 from domain.preflight import PreflightFailed, check_order, check_refund
-from domain.routing import ChannelRoute, decide_sales_document
+from domain.routing import ChannelRoute, ConnectionStatus, decide_sales_document
 from schemas.deadletter import DeadLetterReason
 from schemas.invoices import DocumentKind, Failure, FailureClass, FailureCode, IssuedDocument
 from schemas.orders import OrderCompleted, OrderEvent, OrderRefunded
@@ -163,6 +163,18 @@ class OrderRouter:
         )
 
     async def _issue(self, route: ChannelRoute, fact: Fact, call: IssueCall) -> Outcome:
+        if route.connection_status is ConnectionStatus.NEEDS_REAUTH:
+            return Failed(
+                failed_event(
+                    fact,
+                    failure_from_provider_error(
+                        ProviderAuthError(
+                            f"the {route.provider.value} connection needs to be authorized again"
+                        ),
+                        0,
+                    ),
+                )
+            )
         conn = await self._store.connection(route.connection_id)
         if conn is None:  # mapping raced with a connection removal
             return Failed(

@@ -203,3 +203,18 @@ def test_outcomes_are_counted_per_topic_and_code() -> None:
     start = before.get()
     metrics.observe(rec, Skipped("s1", "metrics-test", "A", "auto_generate_off"))
     assert before.get() == start + 1
+
+
+async def test_a_connection_needing_reauth_fails_fast_with_advice(router) -> None:
+    r, provider = router
+    from sqlalchemy import update
+
+    from config.models import ProviderConnection
+
+    async with r._store._sessions() as session, session.begin():
+        await session.execute(update(ProviderConnection).values(status="needs_reauth"))
+    r._store.invalidate()
+    outcome = await r.route(record(f.completed("s1", "ovoko", f.order("A"))))
+    failure = outcome.event.data.failure
+    assert failure.code is FailureCode.PROVIDER_AUTH_FAILED
+    assert "Reconnect" in failure.message and provider.issue_calls == 0

@@ -1,0 +1,107 @@
+"""Connecting a seller's wFirma account (OAuth 2.0 authorization code), as a service.
+
+The seller's "Generate" button opens `authorization_url`; wFirma redirects back to the app's
+redirect URI with `code` and `state`; `complete_authorization` verifies the signed state,
+exchanges the code and stores the tokens encrypted. The CLI calls these today; the HTTP
+configuration API will call the same functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from adapters.wfirma.oauth import SCOPES, OAuthApp, OAuthClient
+from config.models import ProviderConnection
+from config.settings import Settings, secret_box
+from config.tokens import TokenStore
+
+STATE_TTL_SECONDS = 15 * 60
+
+
+class OnboardingError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WfirmaConnection:
+    id: int
+    app: OAuthApp
+    extra_scopes: tuple[str, ...]
+
+
+def oauth_client(settings: Settings, app: OAuthApp) -> OAuthClient:
+    return OAuthClient(
+        app,
+        api_url=settings.wfirma_api_url,
+        auth_url=settings.wfirma_auth_url,
+        timeout=settings.provider_timeout_seconds,
+    )
+
+
+def oauth_app(credentials: dict[str, str], options: dict[str, object]) -> OAuthApp:
+    try:
+        return OAuthApp(
+            credentials["client_id"], credentials["client_secret"], str(options["redirect_uri"])
+        )
+    except KeyError as exc:
+        raise OnboardingError(
+            f"the wFirma connection lacks {exc.args[0]}: OAuth needs "
+            "credentials.client_id, credentials.client_secret and "
+            "options.redirect_uri"
+        ) from exc
+
+
+async def _connection(sessions: async_sessionmaker, seller_id: str, name: str) -> WfirmaConnection:
+    async with sessions() as session:
+        row = await session.scalar(
+            select(ProviderConnection).where(
+                ProviderConnection.seller_id == seller_id, ProviderConnection.name == name
+            )
+        )
+    if row is None or row.provider != "wfirma":
+        raise OnboardingError(f"seller {seller_id!r} has no wFirma connection named {name!r}")
+    extra = tuple(str(s) for s in row.options.get("extra_scopes", []))
+    return WfirmaConnection(row.id, oauth_app(row.credentials, row.options), extra)
+
+
+async def authorization_url(
+    settings: Settings, sessions: async_sessionmaker, seller_id: str, connection: str
+) -> str:
+    conn = await _connection(sessions, seller_id, connection)
+    state = secret_box(settings).sign(
+        {"seller": seller_id, "connection": conn.id, "nonce": uuid.uuid4().hex},
+        ttl_seconds=STATE_TTL_SECONDS,
+    )
+    client = oauth_client(settings, conn.app)
+    try:
+        return client.authorization_url(state, scopes=SCOPES + conn.extra_scopes)
+    finally:
+        await client.aclose()
+
+
+async def complete_authorization(
+    settings: Settings, sessions: async_sessionmaker, code: str, state: str
+) -> int:
+    """Verify `state`, exchange `code`, store the tokens; returns the connection id."""
+    box = secret_box(settings)
+    try:
+        claims = box.verify(state)
+    except ValueError as exc:
+        raise OnboardingError(
+            f"the authorization state is not valid ({exc}); start again from Generate"
+        ) from exc
+    async with sessions() as session:
+        row = await session.get(ProviderConnection, int(claims["connection"]))
+    if row is None or row.seller_id != claims["seller"]:
+        raise OnboardingError("the connection this authorization was started for is gone")
+    client = oauth_client(settings, oauth_app(row.credentials, row.options))
+    try:
+        grant = await client.exchange_code(code)
+    finally:
+        await client.aclose()
+    await TokenStore(sessions, box).save_grant(row.id, grant)
+    return row.id
