@@ -1,0 +1,89 @@
+"""Connecting a wFirma account end to end: config apply, Generate (consent), callback, tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from config.apply import ConfigError, apply_config, load_config
+from config.db import create_engine, session_factory, upgrade
+from config.models import OAuthToken
+from config.secrets import SecretBox
+from config.settings import Settings
+from simulators.wfirma import SimCompany, SimLogin, SimOAuthApp, WfirmaSimulator
+from workers.configuration import check_connection
+from workers.onboarding import OnboardingError, authorization_url, complete_authorization
+
+pytestmark = pytest.mark.integration
+REDIRECT = "https://platform.example/wfirma/callback"
+CONFIG = f"""
+sellers:
+  - id: s1
+    name: Kursy Online
+    connections:
+      - name: wf
+        provider: wfirma
+        credentials: {{client_id: cid, client_secret: "${{WF_SECRET}}"}}
+        options: {{company_id: 1001, redirect_uri: "{REDIRECT}", receipts_enabled: true}}
+    channels:
+      - {{channel: shop, connection: wf, target: "5"}}
+"""
+
+
+async def test_generate_then_callback_stores_encrypted_tokens(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WF_SECRET", "csecret")
+    sim = WfirmaSimulator()
+    sim.add_login(SimLogin(login="acme", companies=[SimCompany(id=1001, name="Acme")]))
+    sim.add_oauth_app(
+        SimOAuthApp(client_id="cid", client_secret="csecret", redirect_uri=REDIRECT, login="acme")
+    )
+    url = f"sqlite:///{tmp_path}/o.db"
+    upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    await apply_config(sessions, load_config(CONFIG, check_connection))
+    async with sim.serve() as base:
+        settings = Settings(
+            database_url=url,
+            wfirma_api_url=base,
+            wfirma_auth_url=f"{base}/oauth2/auth",
+            secret_keys=SecretBox.new_key(),
+        )
+        consent = await authorization_url(settings, sessions, "s1", "wf")
+        query = parse_qs(urlsplit(consent).query)
+        assert query["scope"] == [
+            "contractors-read companies-read contractors-write invoices-read invoices-write"
+        ]
+        async with httpx.AsyncClient() as browser:
+            back = await browser.get(consent, follow_redirects=False)
+        params = parse_qs(urlsplit(back.headers["location"]).query)
+        with pytest.raises(OnboardingError, match="state is not valid"):
+            await complete_authorization(
+                settings, sessions, params["code"][0], params["state"][0][:-2] + "xx"
+            )
+        conn_id = await complete_authorization(
+            settings, sessions, params["code"][0], params["state"][0]
+        )
+    async with sessions() as session:
+        token = await session.scalar(select(OAuthToken))
+    await engine.dispose()
+    assert token.connection_id == conn_id and token.version == 1
+    assert token.access_token.startswith("gAAAA")  # Fernet ciphertext, not the token
+
+
+def test_wfirma_connections_are_checked_before_they_are_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WF_SECRET", "x")
+    with pytest.raises(ConfigError, match="redirect_uri"):
+        load_config(CONFIG.replace(f'redirect_uri: "{REDIRECT}", ', ""), check_connection)
+    with pytest.raises(ConfigError, match="either"):
+        load_config(
+            CONFIG.replace("client_id: cid,", "access_key: a, secret_key: b, client_id: cid,"),
+            check_connection,
+        )
