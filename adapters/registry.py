@@ -1,7 +1,8 @@
 """Builds (and reuses) one provider client per connection.
 
 A client is rebuilt when the connection's credentials or options change, so an `apply` or a
-reconnect takes effect without restarting the worker.
+reconnect takes effect without restarting the worker. Rate limiters live per connection and
+survive rebuilds: the provider's budget does not reset because our settings changed.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from adapters.fakturownia import FakturowniaProvider, normalise_account
-from config.settings import Settings
+from adapters.wfirma import ApiKeyAuth, OAuthAuth, RateLimiter, WfirmaAuth, WfirmaProvider
+from adapters.wfirma.oauth import OAuthApp, OAuthClient
+from config.settings import Settings, secret_box
 from config.store import ConnectionConfig
-from domain.ports import InvoicingProvider
+from config.tokens import ConnectionTokens, TokenStore
+from domain.ports import InvoicingProvider, ProviderAuthError
 from schemas.invoices import Provider
 
 
@@ -26,9 +32,12 @@ def _fingerprint(conn: ConnectionConfig) -> str:
 
 
 class ProviderRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
         self._settings = settings
+        self._sessions = sessions
         self._clients: dict[int, tuple[str, InvoicingProvider]] = {}
+        self._closers: dict[int, list[OAuthClient]] = {}
+        self._limiters: dict[int, RateLimiter] = {}
 
     async def for_connection(self, conn: ConnectionConfig) -> InvoicingProvider:
         fingerprint = _fingerprint(conn)
@@ -36,7 +45,7 @@ class ProviderRegistry:
         if cached and cached[0] == fingerprint:
             return cached[1]
         if cached:
-            await cached[1].aclose()
+            await self._close(conn.id)
         client = self._build(conn)
         self._clients[conn.id] = (fingerprint, client)
         return client
@@ -52,9 +61,57 @@ class ProviderRegistry:
                 options=conn.options,
                 timeout=self._settings.provider_timeout_seconds,
             )
-        raise UnsupportedProvider(f"provider {conn.provider} is not supported yet")
+        if conn.provider is Provider.WFIRMA:
+            company = conn.options.get("company_id")
+            return WfirmaProvider(
+                base_url=self._settings.wfirma_api_url,
+                auth=self._wfirma_auth(conn),
+                company_id=int(company) if company else None,
+                options=conn.options,
+                timeout=self._settings.provider_timeout_seconds,
+                limiter=self._limiter(conn.id),
+            )
+        raise UnsupportedProvider(f"provider {conn.provider} is not supported")
+
+    def _wfirma_auth(self, conn: ConnectionConfig) -> WfirmaAuth:
+        creds = conn.credentials
+        if "access_key" in creds:
+            app_key = self._settings.wfirma_app_key
+            if app_key is None:
+                raise ProviderAuthError(
+                    "wFirma API-key connections need the integration's "
+                    "appKey: set INVOICE_ROUTER_WFIRMA_APP_KEY"
+                )
+            return ApiKeyAuth(creds["access_key"], creds["secret_key"], app_key.get_secret_value())
+        oauth = OAuthClient(
+            OAuthApp.from_connection(creds, conn.options),
+            api_url=self._settings.wfirma_api_url,
+            auth_url=self._settings.wfirma_auth_url,
+            timeout=self._settings.provider_timeout_seconds,
+        )
+        self._closers.setdefault(conn.id, []).append(oauth)
+        store = TokenStore(self._sessions, secret_box(self._settings))
+        return OAuthAuth(ConnectionTokens(store, conn.id, oauth.refresh))
+
+    def _limiter(self, connection_id: int) -> RateLimiter:
+        if connection_id not in self._limiters:
+            s = self._settings
+            self._limiters[connection_id] = RateLimiter.for_processes(
+                s.worker_processes,
+                (
+                    (15.0, s.wfirma_requests_per_15s),
+                    (60.0, s.wfirma_requests_per_minute),
+                    (3600.0, s.wfirma_requests_per_hour),
+                ),
+            )
+        return self._limiters[connection_id]
+
+    async def _close(self, connection_id: int) -> None:
+        _, client = self._clients.pop(connection_id)
+        await client.aclose()
+        for oauth in self._closers.pop(connection_id, []):
+            await oauth.aclose()
 
     async def aclose(self) -> None:
-        for _, client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        for connection_id in list(self._clients):
+            await self._close(connection_id)

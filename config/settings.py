@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     wfirma_app_key: SecretStr | None = Field(
         None, description="The integration's appKey (API-key mode), issued by wFirma per app"
     )
+    worker_processes: int = Field(
+        1, ge=1, description="Worker processes sharing each provider budget (rate limits)"
+    )
     wfirma_requests_per_15s: int = Field(30, ge=1)
     wfirma_requests_per_minute: int = Field(80, ge=1)
     wfirma_requests_per_hour: int = Field(2400, ge=1)

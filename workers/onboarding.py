@@ -44,15 +44,9 @@ def oauth_client(settings: Settings, app: OAuthApp) -> OAuthClient:
 
 def oauth_app(credentials: dict[str, str], options: dict[str, object]) -> OAuthApp:
     try:
-        return OAuthApp(
-            credentials["client_id"], credentials["client_secret"], str(options["redirect_uri"])
-        )
-    except KeyError as exc:
-        raise OnboardingError(
-            f"the wFirma connection lacks {exc.args[0]}: OAuth needs "
-            "credentials.client_id, credentials.client_secret and "
-            "options.redirect_uri"
-        ) from exc
+        return OAuthApp.from_connection(credentials, options)
+    except ValueError as exc:
+        raise OnboardingError(str(exc)) from exc
 
 
 async def _connection(sessions: async_sessionmaker, seller_id: str, name: str) -> WfirmaConnection:

@@ -24,8 +24,9 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, send: SendAndWait) -> Runtime:
         engine = create_engine(settings.database_url)
-        store = ConfigStore(session_factory(engine), ttl=settings.config_cache_seconds)
-        providers = ProviderRegistry(settings)
+        sessions = session_factory(engine)
+        store = ConfigStore(sessions, ttl=settings.config_cache_seconds)
+        providers = ProviderRegistry(settings, sessions)
         return cls(
             engine,
             providers,

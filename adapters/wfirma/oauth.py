@@ -48,6 +48,19 @@ class OAuthApp:
     def __repr__(self) -> str:
         return f"OAuthApp(client_id={self.client_id!r})"
 
+    @classmethod
+    def from_connection(cls, credentials: dict[str, str], options: dict[str, object]) -> OAuthApp:
+        try:
+            return cls(
+                credentials["client_id"], credentials["client_secret"], str(options["redirect_uri"])
+            )
+        except KeyError as exc:
+            raise ValueError(
+                f"the wFirma connection lacks {exc.args[0]}: OAuth needs "
+                "credentials.client_id, credentials.client_secret and "
+                "options.redirect_uri"
+            ) from exc
+
 
 class OAuthClient:
     def __init__(
