@@ -10,7 +10,9 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -20,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def _now() -> Mapped[dt.datetime]:
@@ -81,6 +83,73 @@ class OAuthToken(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[dt.datetime] = _now()
+
+
+class Issuance(Base):
+    """The idempotency ledger: one row per legal document an order can produce.
+
+    Keyed by (seller, channel, order, slot, refund id) where slot is `sale` or `correction`:
+    whether the sale became an invoice or a receipt is recorded (`document_kind`), not keyed,
+    so a configuration change between redeliveries can never yield a second sales document.
+    Transitions are compare-and-set on (`state`, `lease_owner`); see docs/adr/0006.
+    """
+
+    __tablename__ = "issuances"
+    __table_args__ = (
+        UniqueConstraint(
+            "seller_id", "channel", "order_id", "slot", "refund_id", name="uq_issuance_key"
+        ),
+        Index("ix_issuance_due", "state", "next_attempt_at"),
+        Index("ix_issuance_order", "seller_id", "channel", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seller_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(200))
+    slot: Mapped[str] = mapped_column(String(16))
+    refund_id: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16))
+    document_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    park_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    connection_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    source_topic: Mapped[str] = mapped_column(String(300))
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(Integer)
+    source_event_id: Mapped[str] = mapped_column(String(200))
+    event_value: Mapped[bytes] = mapped_column(LargeBinary)
+    result_event: Mapped[str | None] = mapped_column(Text, default=None)
+    provider_document_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    failure_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+class OutboxMessage(Base):
+    """A record to publish, written in the same transaction as the ledger transition it reports,
+    so an outcome can never be lost between the database and Kafka."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(300))
+    key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    headers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    published_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, index=True
+    )
 
 
 class ChannelMapping(Base):
