@@ -110,6 +110,7 @@ class Issuance(Base):
     slot: Mapped[str] = mapped_column(String(16))
     refund_id: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)  # compare-and-set on transitions
     document_kind: Mapped[str | None] = mapped_column(String(16), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     park_reason: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -123,6 +124,8 @@ class Issuance(Base):
     source_partition: Mapped[int] = mapped_column(Integer)
     source_offset: Mapped[int] = mapped_column(Integer)
     source_event_id: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    source_headers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     event_value: Mapped[bytes] = mapped_column(LargeBinary)
     result_event: Mapped[str | None] = mapped_column(Text, default=None)
     provider_document_id: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -172,3 +175,26 @@ class ChannelMapping(Base):
 
     seller: Mapped[Seller] = relationship(back_populates="mappings")
     connection: Mapped[ProviderConnection] = relationship()
+
+
+class ReplayAudit(Base):
+    """One row per `invoice-router dlq replay` run (dry runs too): who replayed what, and when.
+
+    The row is written before anything is published (`status` = `started`) and completed at the
+    end, so a run that died half-way still shows which records it had re-published.
+    """
+
+    __tablename__ = "replay_audits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operator: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    records: Mapped[list[Any]] = mapped_column(JSON, default=list)

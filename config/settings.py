@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         description="Only the simulator and tests override this; {prefix} is the account prefix",
     )
     provider_timeout_seconds: float = Field(20.0, gt=0)
+    retry_schedule: str = Field(
+        "10s,1m,5m,30m,2h", description="Delays before each retry of a transient failure"
+    )
+    claim_lease_seconds: float = Field(
+        60, gt=0, description="How long a crashed worker's claim blocks a takeover"
+    )
+    retry_poll_seconds: float = Field(1.0, gt=0)
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     log_level: str = "INFO"
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.models import ChannelMapping, ProviderConnection
@@ -58,6 +58,16 @@ class ConfigStore:
             conn = _connection(row) if row else None
         self._connections[connection_id] = (time.monotonic(), conn)
         return conn
+
+    async def mark_needs_reauth(self, connection_id: int, detail: str) -> None:
+        """The provider refused the credentials: a clear state for the seller, no retry loop."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(ProviderConnection)
+                .where(ProviderConnection.id == connection_id)
+                .values(status=ConnectionStatus.NEEDS_REAUTH.value, status_detail=detail[:1000])
+            )
+        self.invalidate()
 
     def invalidate(self) -> None:
         self._routes.clear()

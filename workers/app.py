@@ -131,10 +131,19 @@ def create_app(settings: Settings) -> faust.App:
         async for event in manual.events():
             rt = runtime()
             record = record_of(event)
-            outcome = await rt.router.route(record)
-            await rt.publisher.publish(outcome)
+            outcome = await rt.router.route(record)  # durable in the ledger + outbox
+            await rt.publisher.flush()  # ... and in Kafka, before the offset may move
             metrics.observe(record, outcome)
             await manual.ack(event)
+
+    @app.timer(settings.retry_poll_seconds)
+    async def retry_due() -> None:
+        """Parked orders whose retry time has come; also publishes outbox leftovers."""
+        rt = runtime()
+        for entry in await rt.ledger.due():
+            outcome = await rt.router.retry(entry)
+            metrics.OUTCOMES.labels(entry.source.topic, "retried", type(outcome).__name__).inc()
+        await rt.publisher.flush()
 
     @app.timer(settings.topic_discovery_seconds)
     async def discover_channels() -> None:

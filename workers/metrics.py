@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, start_http_server
 
-from workers.records import DeadLettered, Failed, Issued, Outcome, RawRecord, Skipped
+from workers.records import (
+    DeadLettered,
+    Failed,
+    Issued,
+    Outcome,
+    Parked,
+    RawRecord,
+    Skipped,
+    Superseded,
+)
 
 EVENTS_CONSUMED = Counter(
     "invoice_router_events_consumed_total", "Order events consumed", ["topic"]
@@ -27,6 +36,10 @@ def observe(record: RawRecord, outcome: Outcome) -> None:
             labels = ("dead_lettered", reason.code)
         case Skipped(why=why):
             labels = ("skipped", why)
+        case Parked(reason=reason):
+            labels = ("parked", reason)
+        case Superseded():
+            labels = ("superseded", "")
     OUTCOMES.labels(record.topic, *labels).inc()
 
 

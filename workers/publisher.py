@@ -1,19 +1,26 @@
-"""Publishes an outcome and returns only once the broker has acknowledged it.
+"""Output: turn outcomes into outbox records, and publish the outbox to Kafka.
 
-The caller acks the source record after this returns, so an offset is never committed before
-its outcome is durable. A broker outage blocks here (with backoff) instead of losing outcomes.
+Outcomes are written to the outbox in the ledger's transaction (config/ledger.py); `flush`
+then publishes every pending record in order and returns only once the broker acknowledged
+them, so the consumer acks its source record after its outcome is durable in Kafka too. A
+broker outage blocks here (with backoff) instead of losing outcomes; records left behind by a
+crash are published by the next flush of any worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from schemas.deadletter import Headers, deadletter_headers
+from config.ledger import Outbox, OutboxRecord
+from schemas.deadletter import DeadLetterReason, Headers, deadletter_headers
+from schemas.invoices import INVOICE_ISSUED, InvoiceFailed, InvoiceIssued
 from schemas.topics import INVOICES_FAILED, INVOICES_ISSUED, dlq_topic
-from workers.records import DeadLettered, Failed, Issued, Outcome, Skipped
+from workers.records import RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -24,58 +31,76 @@ class SendAndWait(Protocol):
     ) -> Any: ...
 
 
-class OutcomePublisher:
-    def __init__(
-        self,
-        send: SendAndWait,
-        consumer_group: str,
-        *,
-        issued_topic: str = INVOICES_ISSUED,
-        failed_topic: str = INVOICES_FAILED,
-        max_backoff: float = 30.0,
-    ) -> None:
+@dataclass(frozen=True)
+class Topics:
+    issued: str = INVOICES_ISSUED
+    failed: str = INVOICES_FAILED
+    consumer_group: str = "invoice-router"
+
+
+def event_record(topics: Topics, event: InvoiceIssued | InvoiceFailed) -> OutboxRecord:
+    topic = topics.issued if isinstance(event, InvoiceIssued) else topics.failed
+    headers = [
+        ("content-type", b"application/cloudevents+json"),
+        ("ce_type", event.type.encode()),
+        ("ce_id", event.id.encode()),
+    ]
+    return OutboxRecord(
+        topic, event.data.order_id.encode(), event.model_dump_json(by_alias=True).encode(), headers
+    )
+
+
+def stored_event_record(topics: Topics, stored_json: str) -> OutboxRecord:
+    """Re-emission of an event exactly as first published (same id, same payload)."""
+    cls = InvoiceIssued if json.loads(stored_json)["type"] == INVOICE_ISSUED else InvoiceFailed
+    return event_record(topics, cls.model_validate_json(stored_json))
+
+
+def dead_letter_record(
+    topics: Topics, record: RawRecord, reason: DeadLetterReason, attempts: int = 1
+) -> OutboxRecord:
+    headers = deadletter_headers(
+        record.headers,
+        reason,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        group=topics.consumer_group,
+        attempts=attempts,
+        failed_at=dt.datetime.now(dt.UTC),
+    )
+    return OutboxRecord(dlq_topic(record.topic), record.key, record.value, headers)
+
+
+class OutboxPublisher:
+    def __init__(self, outbox: Outbox, send: SendAndWait, max_backoff: float = 30.0) -> None:
+        self._outbox = outbox
         self._send = send
-        self._group = consumer_group
-        self._topics = {Issued: issued_topic, Failed: failed_topic}
         self._max_backoff = max_backoff
+        self._lock = asyncio.Lock()
 
-    async def publish(self, outcome: Outcome) -> None:
-        match outcome:
-            case Issued(event) | Failed(event):
-                topic = self._topics[type(outcome)]
-                value = event.model_dump_json(by_alias=True).encode()
-                headers = [
-                    ("content-type", b"application/cloudevents+json"),
-                    ("ce_type", event.type.encode()),
-                    ("ce_id", event.id.encode()),
-                ]
-                await self._deliver(topic, event.data.order_id.encode(), value, headers)
-            case DeadLettered(record, reason):
-                headers = deadletter_headers(
-                    record.headers,
-                    reason,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    group=self._group,
-                    attempts=1,
-                    failed_at=dt.datetime.now(dt.UTC),
-                )
-                await self._deliver(dlq_topic(record.topic), record.key, record.value, headers)
-            case Skipped():
-                pass
+    async def flush(self) -> int:
+        """Publish everything pending, in order; returns how many records went out."""
+        sent = 0
+        async with self._lock:  # one flusher per process keeps the order per key
+            while batch := await self._outbox.pending():
+                for outbox_id, record in batch:
+                    await self._deliver(record)
+                    await self._outbox.mark_published([outbox_id])
+                    sent += 1
+        return sent
 
-    async def _deliver(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> None:
+    async def _deliver(self, record: OutboxRecord) -> None:
         delay = 0.2
         while True:
             try:
-                await self._send(topic, key, value, headers)
+                await self._send(record.topic, record.key, record.value, record.headers)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker is down or refusing: keep the outcome
-                log.warning("publishing to %s failed (%s); retrying in %.1fs", topic, exc, delay)
+                log.warning(
+                    "publishing to %s failed (%s); retrying in %.1fs", record.topic, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(self._max_backoff, delay * 2)

@@ -37,6 +37,20 @@ class DeadLettered:
 
 
 @dataclass(frozen=True)
+class Parked:
+    """Handed to the retry scheduler; `event` is a notification published meanwhile (e.g.
+    provider_auth_failed while the seller reconnects)."""
+
+    reason: str
+    event: InvoiceFailed | None = None
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """Another worker took this entry over; it reports the outcome."""
+
+
+@dataclass(frozen=True)
 class Skipped:
     """Auto-generation is off for the channel: a decision, not a failure; nothing is emitted."""
 
@@ -46,4 +60,4 @@ class Skipped:
     why: str
 
 
-Outcome = Issued | Failed | DeadLettered | Skipped
+Outcome = Issued | Failed | DeadLettered | Skipped | Parked | Superseded

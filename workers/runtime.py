@@ -1,25 +1,34 @@
-"""Wires the router's collaborators once per worker process (database, providers, publisher)."""
+"""Wires the router's collaborators once per worker process (database, providers, ledger)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.registry import ProviderRegistry
 from config.db import create_engine, session_factory
+from config.ledger import Ledger, Outbox
 from config.settings import Settings
 from config.store import ConfigStore
-from workers.publisher import OutcomePublisher, SendAndWait
+from domain.ledger import RetrySchedule
+from workers.issuance import IssuanceService
+from workers.publisher import OutboxPublisher, SendAndWait, Topics
 from workers.router import OrderRouter
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
 class Runtime:
     engine: AsyncEngine
     providers: ProviderRegistry
+    ledger: Ledger
     router: OrderRouter
-    publisher: OutcomePublisher
+    publisher: OutboxPublisher
 
     @classmethod
     def build(cls, settings: Settings, send: SendAndWait) -> Runtime:
@@ -27,16 +36,19 @@ class Runtime:
         sessions = session_factory(engine)
         store = ConfigStore(sessions, ttl=settings.config_cache_seconds)
         providers = ProviderRegistry(settings, sessions)
+        ledger = Ledger(sessions, lease_seconds=settings.claim_lease_seconds)
+        topics = Topics(
+            settings.topic_invoices_issued, settings.topic_invoices_failed, settings.app_id
+        )
+        issuance = IssuanceService(
+            store, providers, ledger, topics, RetrySchedule.parse(settings.retry_schedule), _now
+        )
         return cls(
             engine,
             providers,
-            OrderRouter(store, providers),
-            OutcomePublisher(
-                send,
-                consumer_group=settings.app_id,
-                issued_topic=settings.topic_invoices_issued,
-                failed_topic=settings.topic_invoices_failed,
-            ),
+            ledger,
+            OrderRouter(ledger, issuance, topics),
+            OutboxPublisher(Outbox(sessions), send),
         )
 
     async def aclose(self) -> None:

@@ -64,3 +64,16 @@ def test_connections_to_foreign_hosts_are_refused(monkeypatch: pytest.MonkeyPatc
             TEXT.replace("https://one.fakturownia.pl/invoices", "https://evil.example"),
             check_connection,
         )
+
+
+def test_migrations_create_exactly_the_models(tmp_path: Path) -> None:
+    """A model change without its alembic migration fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine as create_sync_engine
+
+    from config.models import Base
+
+    upgrade(f"sqlite:///{tmp_path}/m.db")
+    with create_sync_engine(f"sqlite:///{tmp_path}/m.db").connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

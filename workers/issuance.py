@@ -1,0 +1,359 @@
+"""Process one claimed ledger entry to exactly one durable transition (plus its output).
+
+Used for first deliveries (the consumer) and retries (the scheduler) alike. Nothing here
+publishes: outcomes go to the outbox in the ledger's transaction (config/ledger.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from adapters.registry import ProviderRegistry
+from config.ledger import Entry, Ledger, OutboxRecord
+from config.store import ConfigStore
+from domain.documents import DocumentRequest, sales_document
+from domain.ledger import ParkReason, RetrySchedule, Slot, State
+from domain.ports import (
+    InvoicingProvider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderInDoubt,
+    ProviderRateLimited,
+)
+from domain.preflight import PreflightFailed, check_order, check_refund
+from domain.routing import ChannelRoute, ConnectionStatus, decide_sales_document
+from schemas.deadletter import DeadLetterReason
+from schemas.invoices import (
+    DocumentKind,
+    Failure,
+    FailureClass,
+    FailureCode,
+    InvoiceFailed,
+    IssuedDocument,
+)
+from schemas.orders import OrderCompleted, OrderRefunded
+from workers.corrections import CorrectionRefused, issue_correction
+from workers.events import Fact, failed_event, issued_event
+from workers.failures import failure_from_provider_error
+from workers.issuing import Attempts, Issuance, RetryPolicy, deliver, issue_once
+from workers.publisher import Topics, dead_letter_record, event_record
+from workers.records import Failed, Issued, Outcome, Parked, RawRecord, Skipped
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+ONE_SHOT = RetryPolicy(attempts=1)  # retries are the scheduler's job, never inline
+WAIT_FOR_PREDECESSOR = dt.timedelta(seconds=2)
+WAIT_FOR_ORIGINAL = dt.timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Job:
+    entry: Entry
+    event: OrderCompleted | OrderRefunded
+    reconcile: bool  # an earlier attempt may have created the document
+
+
+class IssuanceService:
+    def __init__(
+        self,
+        store: ConfigStore,
+        providers: ProviderRegistry,
+        ledger: Ledger,
+        topics: Topics,
+        schedule: RetrySchedule,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._ledger = ledger
+        self._topics = topics
+        self._schedule = schedule
+        self._clock = clock
+
+    async def process(self, job: Job) -> Outcome:
+        data = job.event.data
+        route = await self._store.route_for(data.seller_id, data.channel)
+        fact = self._fact(job, route)
+        if route is None:
+            return await self._fail(
+                job,
+                fact,
+                Failure(
+                    code=FailureCode.CHANNEL_NOT_CONFIGURED,
+                    failure_class=FailureClass.PERMANENT,
+                    attempts=0,
+                    message=(
+                        f"seller {data.seller_id!r} has no invoicing configured for channel "
+                        f"{data.channel!r}: connect a provider and map the channel, then "
+                        "replay"
+                    ),
+                ),
+                state=State.UNRESOLVED,
+            )
+        if not route.auto_generate:
+            log.info(
+                "auto-generate off for %s/%s: order %s not invoiced",
+                route.seller_id,
+                route.channel,
+                data.order.order_id,
+            )
+            await self._ledger.finish(job.entry, State.SKIPPED)
+            return Skipped(route.seller_id, route.channel, data.order.order_id, "auto_generate_off")
+        if await self._ledger.has_unfinished_predecessor(job.entry):
+            return await self._park(
+                job, ParkReason.WAITING_PREDECESSOR, WAIT_FOR_PREDECESSOR, fact=fact
+            )
+        try:
+            self._preflight(job.event)
+        except PreflightFailed as exc:
+            return await self._fail(
+                job,
+                fact,
+                Failure(
+                    code=exc.code,
+                    failure_class=FailureClass.PERMANENT,
+                    attempts=0,
+                    message=f"the order cannot be invoiced as sent: {exc}. Fix it at the source "
+                    "and publish it again",
+                    violations=exc.violations,
+                ),
+            )
+        if route.connection_status is ConnectionStatus.NEEDS_REAUTH:
+            return await self._needs_reauth(
+                job,
+                fact,
+                route,
+                ProviderAuthError(
+                    f"the {route.provider.value} connection needs to be authorized again"
+                ),
+            )
+        return await self._issue(job, fact, route)
+
+    def _fact(self, job: Job, route: ChannelRoute | None) -> Fact:
+        data = job.event.data
+        if isinstance(job.event, OrderRefunded):
+            return Fact(
+                data.seller_id,
+                data.channel,
+                data.order.order_id,
+                job.event.id,
+                DocumentKind.CORRECTION,
+                data.refund.refund_id,
+            )
+        kind = job.entry.document_kind or (
+            decide_sales_document(data.order, route).value if route else None
+        )
+        return Fact(
+            data.seller_id,
+            data.channel,
+            data.order.order_id,
+            job.event.id,
+            DocumentKind(kind) if kind else None,
+        )
+
+    @staticmethod
+    def _preflight(event: OrderCompleted | OrderRefunded) -> None:
+        if isinstance(event, OrderRefunded):
+            check_refund(event.data.order, event.data.refund)
+        else:
+            check_order(event.data.order)
+
+    async def _issue(self, job: Job, fact: Fact, route: ChannelRoute) -> Outcome:
+        conn = await self._store.connection(route.connection_id)
+        if conn is None:
+            return await self._fail(
+                job,
+                fact,
+                Failure(
+                    code=FailureCode.CHANNEL_NOT_CONFIGURED,
+                    failure_class=FailureClass.PERMANENT,
+                    attempts=0,
+                    message="the channel's provider connection no longer exists",
+                ),
+            )
+        provider = await self._providers.for_connection(conn)
+        attempts = Attempts()
+        try:
+            document = await self._call_provider(provider, job, fact, route, attempts)
+        except ProviderAuthError as exc:
+            await self._store.mark_needs_reauth(route.connection_id, str(exc))
+            return await self._needs_reauth(job, fact, route, exc)
+        except ProviderError as exc:
+            if exc.retryable:
+                return await self._retry_later(job, fact, route, exc)
+            return await self._fail(
+                job, fact, failure_from_provider_error(exc, job.entry.attempts + attempts.count)
+            )
+        except CorrectionRefused as exc:
+            if exc.code is FailureCode.ORIGINAL_DOCUMENT_MISSING:
+                return await self._park(
+                    job, ParkReason.WAITING_ORIGINAL, WAIT_FOR_ORIGINAL, fact=fact
+                )
+            return await self._fail(
+                job,
+                fact,
+                Failure(
+                    code=exc.code,
+                    failure_class=FailureClass.PERMANENT,
+                    message=str(exc),
+                    attempts=attempts.count,
+                    violations=exc.violations,
+                ),
+            )
+        event = issued_event(fact, document)
+        await self._ledger.finish(
+            job.entry,
+            State.ISSUED,
+            result_event=event.model_dump_json(by_alias=True),
+            document_kind=document.kind.value,
+            provider_document_id=document.provider_document_id,
+            outbox=[event_record(self._topics, event)],
+        )
+        return Issued(event)
+
+    async def _call_provider(
+        self,
+        provider: InvoicingProvider,
+        job: Job,
+        fact: Fact,
+        route: ChannelRoute,
+        attempts: Attempts,
+    ) -> IssuedDocument:
+        if isinstance(job.event, OrderRefunded):
+            return await issue_correction(
+                provider, route, job.event.data, ONE_SHOT, attempts, self._clock()
+            )
+        request = self._sale_request(job, fact, route)
+        if job.reconcile:  # an earlier attempt may have created it: look before creating
+            found = await provider.find(request)
+            if found is not None:
+                return await deliver(provider, Issuance(found, created=True), request)
+        return await deliver(
+            provider, await issue_once(provider, request, ONE_SHOT, attempts), request
+        )
+
+    def _sale_request(self, job: Job, fact: Fact, route: ChannelRoute) -> DocumentRequest:
+        assert isinstance(job.event, OrderCompleted) and fact.document_kind is not None
+        return sales_document(
+            job.event.data.order,
+            route.channel,
+            fact.document_kind,
+            route.target,
+            route.send_by_email,
+            self._clock(),
+        )
+
+    async def _retry_later(
+        self, job: Job, fact: Fact, route: ChannelRoute, exc: ProviderError
+    ) -> Outcome:
+        failed_attempts = job.entry.attempts + 1
+        retry_after = exc.retry_after if isinstance(exc, ProviderRateLimited) else None
+        delay = self._schedule.next_delay(failed_attempts, retry_after)
+        if delay is None:
+            failure = failure_from_provider_error(exc, failed_attempts)
+            reason = DeadLetterReason(
+                "retries_exhausted", f"{failure.code.value}: {exc}"[:1000], type(exc).__qualname__
+            )
+            return await self._fail(job, fact, failure, dead_letter=(reason, failed_attempts))
+        in_doubt = isinstance(exc, ProviderInDoubt)
+        reason = (
+            ParkReason.IN_DOUBT
+            if in_doubt
+            else ParkReason.RATE_LIMITED
+            if retry_after is not None or isinstance(exc, ProviderRateLimited)
+            else ParkReason.TRANSIENT
+        )
+        log.info("order %s: %s; retry %d in %.0fs", fact.order_id, exc, failed_attempts, delay)
+        return await self._park(
+            job,
+            reason,
+            dt.timedelta(seconds=delay),
+            fact=fact,
+            attempts=failed_attempts,
+            state=State.IN_DOUBT if in_doubt else State.PARKED,
+            connection_id=route.connection_id,
+        )
+
+    async def _needs_reauth(
+        self, job: Job, fact: Fact, route: ChannelRoute, exc: ProviderAuthError
+    ) -> Outcome:
+        """Tell the seller (invoice.failed) and park until the connection is fixed."""
+        notice = failed_event(fact, failure_from_provider_error(exc, job.entry.attempts))
+        await self._ledger.park(
+            job.entry,
+            State.PARKED,
+            ParkReason.NEEDS_REAUTH,
+            next_attempt_at=None,
+            attempts=job.entry.attempts,
+            connection_id=route.connection_id,
+            document_kind=_kind(fact),
+            outbox=[event_record(self._topics, notice)],
+        )
+        return Parked(ParkReason.NEEDS_REAUTH.value, notice)
+
+    async def _park(
+        self,
+        job: Job,
+        reason: ParkReason,
+        delay: dt.timedelta,
+        *,
+        fact: Fact,
+        attempts: int | None = None,
+        state: State = State.PARKED,
+        connection_id: int | None = None,
+    ) -> Outcome:
+        await self._ledger.park(
+            job.entry,
+            state,
+            reason,
+            next_attempt_at=self._clock() + delay,
+            attempts=job.entry.attempts if attempts is None else attempts,
+            connection_id=connection_id,
+            document_kind=_kind(fact),
+        )
+        return Parked(reason.value)
+
+    async def _fail(
+        self,
+        job: Job,
+        fact: Fact,
+        failure: Failure,
+        *,
+        state: State = State.FAILED,
+        dead_letter: tuple[DeadLetterReason, int] | None = None,
+    ) -> Outcome:
+        event: InvoiceFailed = failed_event(fact, failure)
+        outbox: list[OutboxRecord] = [event_record(self._topics, event)]
+        if dead_letter is not None:
+            source = job.entry.source
+            raw = RawRecord(
+                source.topic,
+                source.partition,
+                source.offset,
+                source.key,
+                source.value,
+                source.headers,
+            )
+            outbox.append(dead_letter_record(self._topics, raw, *dead_letter))
+        await self._ledger.finish(
+            job.entry,
+            state,
+            result_event=event.model_dump_json(by_alias=True),
+            document_kind=_kind(fact),
+            failure_code=failure.code.value,
+            outbox=outbox,
+        )
+        return Failed(event)
+
+
+def _kind(fact: Fact) -> str | None:
+    return fact.document_kind.value if fact.document_kind else None
+
+
+def slot_of(event: OrderCompleted | OrderRefunded) -> tuple[Slot, str]:
+    if isinstance(event, OrderRefunded):
+        return Slot.CORRECTION, event.data.refund.refund_id
+    return Slot.SALE, ""
