@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         60, gt=0, description="How long a crashed worker's claim blocks a takeover"
     )
     retry_poll_seconds: float = Field(1.0, gt=0)
+    consumer_session_timeout_seconds: float = Field(
+        30, gt=0, description="How soon a dead worker's partitions move to a live one"
+    )
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     log_level: str = "INFO"
 

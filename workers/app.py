@@ -102,6 +102,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,  # we create topics ourselves, with the counts we expect
         consumer_auto_offset_reset="earliest",  # a new group must not skip waiting orders
         producer_acks=-1,
+        broker_session_timeout=settings.consumer_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 3),
         autodiscover=False,
     )
     app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_AFTER_SECONDS
