@@ -1,7 +1,8 @@
 """The Python half of `make demo`: publish the sample orders, wait for the outcomes, report.
 
-scripts/demo starts Kafka, the Fakturownia simulator and the worker, then runs this with the
-same environment as the worker, so topic names, consumer group and broker always match.
+scripts/demo starts Kafka, the Fakturownia and wFirma simulators and the worker (and connects
+the wFirma seller), then runs this with the same environment as the worker, so topic names,
+consumer group and broker always match.
 
 How outcomes are recognised without demo-specific output topics: before publishing anything we
 note the end offset of every output topic (invoices.issued, invoices.failed, the channels'
@@ -11,7 +12,8 @@ that caused it: issued/failed events by `source_event_id` (every published event
 CloudEvents id), dead letters by their `dlq.source.*` headers (the exact topic, partition and
 offset we published to). An order with auto-generate off has no output by design: it counts as
 done once the worker's consumer group has committed past it, and the simulator is then asked
-whether it holds a document for it (it must not).
+whether it holds a document for it (it must not). Every issued document must also be held by
+the simulator of its provider (Fakturownia or wFirma), under the id the event reports.
 
 Exit status: 0 when every sample had its expected outcome, 1 otherwise.
 """
@@ -42,7 +44,7 @@ from schemas.topics import dlq_topic, orders_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS_DIR = ROOT / "demo" / "orders"
-CHANNELS = ("ovoko", "allegro")
+CHANNELS = ("ovoko", "allegro", "shop")
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Sample:
     topic: str = ""  # raw files only; JSON events go to orders.<data.channel>
     key: str = ""  # raw files only; JSON events are keyed by their order id
     after: str = ""  # publish only once this sample's document was issued (see SAMPLES)
+    provider: str = "fakturownia"  # issued samples: the provider that must have issued it
     # filled in while the demo runs
     event: dict[str, Any] | None = None
     partition: int = -1
@@ -77,6 +80,16 @@ SAMPLES = [
     Sample("05-auto-generate-off.json", "skipped", "auto_generate_off"),
     # Not JSON at all: published as raw bytes, so it needs its topic and key spelled out here.
     Sample("06-malformed.txt", "dead_letter", "malformed_json", "orders.ovoko", "OVK-1003"),
+    # seller-gamma invoices on wFirma (OAuth 2.0; channel shop mapped to a numbering series).
+    Sample("07-wfirma-b2b-invoice.json", "issued", "invoice", provider="wfirma"),
+    Sample("08-wfirma-b2c-receipt.json", "issued", "receipt", provider="wfirma"),
+    Sample(
+        "09-wfirma-refund-b2b.json",
+        "issued",
+        "correction",
+        after="07-wfirma-b2b-invoice.json",
+        provider="wfirma",
+    ),
 ]
 
 
@@ -271,6 +284,7 @@ def report(args: argparse.Namespace) -> list[str]:
         "Documents issued (invoices.issued)",
         [
             "seller",
+            "provider",
             "channel",
             "order",
             "kind",
@@ -284,6 +298,7 @@ def report(args: argparse.Namespace) -> list[str]:
         [
             [
                 d["seller_id"],
+                doc["provider"],
                 d["channel"],
                 d["order_id"],
                 doc["kind"],
@@ -300,8 +315,11 @@ def report(args: argparse.Namespace) -> list[str]:
         ],
     )
     for s in docs:
-        if s.outcome == "issued" and s.record["document"]["kind"] != s.detail:
-            problems.append(f"{s.file}: expected a {s.detail}, got {s.record['document']['kind']}")
+        doc = s.record["document"]
+        if s.outcome == "issued" and doc["kind"] != s.detail:
+            problems.append(f"{s.file}: expected a {s.detail}, got {doc['kind']}")
+        if s.outcome == "issued" and doc["provider"] != s.provider:
+            problems.append(f"{s.file}: expected {s.provider} to issue it, got {doc['provider']}")
 
     failed = [s for s in SAMPLES if s.got == "failed"]
     table(
@@ -343,10 +361,18 @@ def report(args: argparse.Namespace) -> list[str]:
         emails = {p: sim_get(args.sim_url, f"/__sim/accounts/{p}/emails") for p in accounts}
     except OSError as exc:  # URLError is an OSError
         return [*problems, f"the simulator at {args.sim_url} did not answer: {exc}"]
-    ids = {str(inv["id"]) for invs in stored.values() for inv in invs}
+    try:
+        wfirma = wfirma_documents(args.wfirma_url)
+    except OSError as exc:
+        return [*problems, f"the wFirma simulator at {args.wfirma_url} did not answer: {exc}"]
+    ids = {
+        "fakturownia": {str(inv["id"]) for invs in stored.values() for inv in invs},
+        "wfirma": {str(inv["id"]) for company in wfirma for inv in company["invoices"]},
+    }
     for s in docs:
-        if s.record["document"]["provider_document_id"] not in ids:
-            problems.append(f"{s.file}: the simulator holds no document with the issued id")
+        doc = s.record["document"]
+        if doc["provider_document_id"] not in ids.get(doc["provider"], set()):
+            problems.append(f"{s.file}: the {doc['provider']} simulator holds no such document")
 
     skipped = [s for s in SAMPLES if s.got == "skipped"]
     rows = []
@@ -380,17 +406,103 @@ def report(args: argparse.Namespace) -> list[str]:
             for p, invs in stored.items()
         ],
     )
+
+    emailed = {e["invoice_id"] for company in wfirma for e in company["emails"]}
+    table(
+        "wFirma simulator: stored documents per company",
+        ["login", "company", "number", "type", "id_external", "net", "VAT", "gross", "e-mailed"],
+        [
+            [
+                company["login"],
+                company["id"],
+                inv["fullnumber"],
+                inv["type"],
+                inv["id_external"],
+                inv["netto"],
+                inv["tax"],
+                inv["total"],
+                "yes" if int(inv["id"]) in emailed else "no",
+            ]
+            for company in wfirma
+            for inv in company["invoices"]
+        ],
+    )
     return problems
+
+
+def wfirma_documents(base: str) -> list[dict[str, Any]]:
+    """Per company of every login of the wFirma simulator: its stored documents and e-mails."""
+    companies = []
+    for login in sim_get(base, "/__sim/logins"):
+        for company in login["companies"]:
+            path = f"/__sim/logins/{login['login']}/companies/{company['id']}"
+            companies.append(
+                {
+                    "login": login["login"],
+                    "id": company["id"],
+                    "invoices": sim_get(base, f"{path}/invoices"),
+                    "emails": sim_get(base, f"{path}/emails"),
+                }
+            )
+    return companies
+
+
+async def skip_backlog(settings: Settings) -> int:
+    """Commit the worker's consumer group at the end of the demo's order topics, before the
+    worker starts; returns how many records it will therefore not read.
+
+    Every run starts with a fresh database and fresh simulators, so orders an earlier run left
+    unread on a reused broker (it failed before its worker got to them) must not be issued by
+    this one: Fakturownia would refuse the duplicate `oid`, but wFirma keeps no such guard and
+    would number the same order twice. A new group would otherwise start at the earliest record.
+    """
+    kafka = client_options(settings)
+    admin = AIOKafkaAdminClient(**kafka)
+    consumer = AIOKafkaConsumer(**kafka, group_id=settings.app_id, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        parts = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in await admin.describe_topics([orders_topic(c) for c in CHANNELS])
+            for p in t["partitions"]
+        ]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        starts = await consumer.beginning_offsets(parts)
+        unread = 0
+        for tp, end in ends.items():
+            committed = await consumer.committed(tp)
+            unread += end - (starts[tp] if committed is None else committed)
+        await consumer.commit(ends)
+        return unread
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sim-url", required=True, help="e.g. http://127.0.0.1:18081")
-    parser.add_argument("--worker-pid", type=int, required=True)
-    parser.add_argument("--worker-log", type=Path, required=True)
+    parser.add_argument(
+        "--skip-backlog",
+        action="store_true",
+        help="only move the worker's group past unread orders of earlier runs (before it starts)",
+    )
+    parser.add_argument("--sim-url", help="e.g. http://127.0.0.1:18081")
+    parser.add_argument("--wfirma-url", help="e.g. http://127.0.0.1:18082")
+    parser.add_argument("--worker-pid", type=int)
+    parser.add_argument("--worker-log", type=Path)
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait")
     args = parser.parse_args()
     settings = Settings()  # the worker's settings: same environment, same topics and group
+    if args.skip_backlog:
+        unread = asyncio.run(skip_backlog(settings))
+        note = f"{unread} unread record(s) of earlier runs skipped" if unread else "no backlog"
+        print(f"ok: worker group {settings.app_id} starts at the end of orders.* ({note})")
+        return 0
+    for name in ("sim_url", "wfirma_url", "worker_pid", "worker_log"):
+        if getattr(args, name) is None:
+            parser.error(f"--{name.replace('_', '-')} is required")
 
     started = time.monotonic()
     try:
