@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.envelope import dataschema_for
 from schemas.ids import business_key, output_event_id
@@ -43,42 +44,38 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _envelope(event_type: str, fact: Fact) -> dict[str, Any]:
+    """CloudEvents attributes and the data fields every output event shares."""
+    return {
+        "specversion": "1.0",
+        "id": output_event_id(event_type, fact.key),
+        "source": SOURCE,
+        "type": event_type,
+        "subject": fact.order_id,
+        "time": _now(),
+        "dataschema": dataschema_for(event_type),
+    }
+
+
+def _common(fact: Fact) -> dict[str, Any]:
+    return {
+        "seller_id": fact.seller_id,
+        "channel": fact.channel,
+        "order_id": fact.order_id,
+        "source_event_id": fact.source_event_id,
+        "refund_id": fact.refund_id,
+    }
+
+
 def issued_event(fact: Fact, document: IssuedDocument) -> InvoiceIssued:
     return InvoiceIssued(
-        specversion="1.0",
-        id=output_event_id(INVOICE_ISSUED, fact.key),
-        source=SOURCE,
-        type=INVOICE_ISSUED,
-        subject=fact.order_id,
-        time=_now(),
-        dataschema=dataschema_for(INVOICE_ISSUED),
-        data=InvoiceIssuedData(
-            seller_id=fact.seller_id,
-            channel=fact.channel,
-            order_id=fact.order_id,
-            source_event_id=fact.source_event_id,
-            refund_id=fact.refund_id,
-            document=document,
-        ),
+        **_envelope(INVOICE_ISSUED, fact),
+        data=InvoiceIssuedData(**_common(fact), document=document),
     )
 
 
 def failed_event(fact: Fact, failure: Failure) -> InvoiceFailed:
     return InvoiceFailed(
-        specversion="1.0",
-        id=output_event_id(INVOICE_FAILED, fact.key),
-        source=SOURCE,
-        type=INVOICE_FAILED,
-        subject=fact.order_id,
-        time=_now(),
-        dataschema=dataschema_for(INVOICE_FAILED),
-        data=InvoiceFailedData(
-            seller_id=fact.seller_id,
-            channel=fact.channel,
-            order_id=fact.order_id,
-            source_event_id=fact.source_event_id,
-            refund_id=fact.refund_id,
-            document_kind=fact.document_kind,
-            failure=failure,
-        ),
+        **_envelope(INVOICE_FAILED, fact),
+        data=InvoiceFailedData(**_common(fact), document_kind=fact.document_kind, failure=failure),
     )

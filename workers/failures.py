@@ -29,35 +29,42 @@ def failure_from_provider_error(exc: ProviderError, attempts: int) -> Failure:
     )
 
 
+_CLASSES: tuple[tuple[type[ProviderError], FailureCode, FailureClass, str], ...] = (
+    (
+        ProviderAuthError,
+        FailureCode.PROVIDER_AUTH_FAILED,
+        FailureClass.PERMANENT,
+        "Reconnect the invoicing account; waiting orders are issued once it is connected again.",
+    ),
+    (
+        ProviderValidationError,
+        FailureCode.PROVIDER_REJECTED,
+        FailureClass.PERMANENT,
+        "Correct the listed fields (order data or provider settings), then replay.",
+    ),
+    (
+        ProviderInDoubt,
+        FailureCode.PROVIDER_IN_DOUBT,
+        FailureClass.IN_DOUBT,
+        "The document may exist: check the provider for this order before issuing by hand.",
+    ),
+    (
+        ProviderRateLimited,
+        FailureCode.PROVIDER_RATE_LIMITED,
+        FailureClass.RETRYABLE_EXHAUSTED,
+        "The provider kept throttling; replay later.",
+    ),
+    (
+        ProviderUnavailable,
+        FailureCode.PROVIDER_UNAVAILABLE,
+        FailureClass.RETRYABLE_EXHAUSTED,
+        "The provider was unreachable; replay when it is back.",
+    ),
+)
+
+
 def _classify(exc: ProviderError) -> tuple[FailureCode, FailureClass, str]:
-    if isinstance(exc, ProviderAuthError):
-        return (
-            FailureCode.PROVIDER_AUTH_FAILED,
-            FailureClass.PERMANENT,
-            "Reconnect the invoicing account, then replay the order.",
-        )
-    if isinstance(exc, ProviderValidationError):
-        return (
-            FailureCode.PROVIDER_REJECTED,
-            FailureClass.PERMANENT,
-            "Correct the listed fields (order data or provider settings), then replay.",
-        )
-    if isinstance(exc, ProviderInDoubt):
-        return (
-            FailureCode.PROVIDER_IN_DOUBT,
-            FailureClass.IN_DOUBT,
-            "The document may exist: check the provider for this order before issuing by hand.",
-        )
-    if isinstance(exc, ProviderRateLimited):
-        return (
-            FailureCode.PROVIDER_RATE_LIMITED,
-            FailureClass.RETRYABLE_EXHAUSTED,
-            "The provider kept throttling; replay later.",
-        )
-    if isinstance(exc, ProviderUnavailable):
-        return (
-            FailureCode.PROVIDER_UNAVAILABLE,
-            FailureClass.RETRYABLE_EXHAUSTED,
-            "The provider was unreachable; replay when it is back.",
-        )
+    for cls, code, failure_class, advice in _CLASSES:
+        if isinstance(exc, cls):
+            return code, failure_class, advice
     return FailureCode.PROVIDER_REJECTED, FailureClass.PERMANENT, "See the provider detail."
