@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.models import ChannelMapping, ProviderConnection
@@ -63,9 +63,7 @@ class ConfigStore:
         """The provider refused the credentials: a clear state for the seller, no retry loop."""
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(ProviderConnection)
-                .where(ProviderConnection.id == connection_id)
-                .values(status=ConnectionStatus.NEEDS_REAUTH.value, status_detail=detail[:1000])
+                set_connection_status(connection_id, ConnectionStatus.NEEDS_REAUTH, detail)
             )
         self.invalidate()
 
@@ -96,6 +94,17 @@ class ConfigStore:
             receipts_enabled=bool(conn.options.get("receipts_enabled", False)),
             connection_status=ConnectionStatus(conn.status),
         )
+
+
+def set_connection_status(
+    connection_id: int, status: ConnectionStatus, detail: str | None = None
+) -> Update:
+    """The statement that records a connection's health (shared by every writer of it)."""
+    return (
+        update(ProviderConnection)
+        .where(ProviderConnection.id == connection_id)
+        .values(status=status.value, status_detail=detail[:1000] if detail else None)
+    )
 
 
 def _connection(row: ProviderConnection) -> ConnectionConfig:

@@ -20,8 +20,9 @@ from typing import Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from config.models import OAuthToken, ProviderConnection
+from config.models import OAuthToken
 from config.secrets import SecretBox
+from config.store import set_connection_status
 from domain.ports import ProviderAuthError, ProviderUnavailable
 from domain.routing import ConnectionStatus
 
@@ -70,11 +71,7 @@ class TokenStore:
                 session.add(row)
             self._write(row, grant, refresh=grant.refresh_token or "")
             row.lease_owner, row.lease_until = None, None
-            await session.execute(
-                update(ProviderConnection)
-                .where(ProviderConnection.id == connection_id)
-                .values(status=ConnectionStatus.OK.value, status_detail=None)
-            )
+            await session.execute(set_connection_status(connection_id, ConnectionStatus.OK))
             return self._stored(row)
 
     async def load(self, connection_id: int) -> StoredToken | None:
@@ -123,9 +120,7 @@ class TokenStore:
     async def mark_needs_reauth(self, connection_id: int, detail: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(ProviderConnection)
-                .where(ProviderConnection.id == connection_id)
-                .values(status=ConnectionStatus.NEEDS_REAUTH.value, status_detail=detail[:1000])
+                set_connection_status(connection_id, ConnectionStatus.NEEDS_REAUTH, detail)
             )
 
     def _write(self, row: OAuthToken, grant: Grant, refresh: str) -> None:

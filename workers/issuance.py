@@ -81,15 +81,9 @@ class IssuanceService:
             return await self._fail(
                 job,
                 fact,
-                Failure(
-                    code=FailureCode.CHANNEL_NOT_CONFIGURED,
-                    failure_class=FailureClass.PERMANENT,
-                    attempts=0,
-                    message=(
-                        f"seller {data.seller_id!r} has no invoicing configured for channel "
-                        f"{data.channel!r}: connect a provider and map the channel, then "
-                        "replay"
-                    ),
+                _not_configured(
+                    f"seller {data.seller_id!r} has no invoicing configured for channel "
+                    f"{data.channel!r}: connect a provider and map the channel, then replay"
                 ),
                 state=State.UNRESOLVED,
             )
@@ -165,14 +159,7 @@ class IssuanceService:
         conn = await self._store.connection(route.connection_id)
         if conn is None:
             return await self._fail(
-                job,
-                fact,
-                Failure(
-                    code=FailureCode.CHANNEL_NOT_CONFIGURED,
-                    failure_class=FailureClass.PERMANENT,
-                    attempts=0,
-                    message="the channel's provider connection no longer exists",
-                ),
+                job, fact, _not_configured("the channel's provider connection no longer exists")
             )
         provider = await self._providers.for_connection(conn)
         attempts = Attempts()
@@ -347,6 +334,15 @@ class IssuanceService:
             outbox=outbox,
         )
         return Failed(event)
+
+
+def _not_configured(message: str) -> Failure:
+    return Failure(
+        code=FailureCode.CHANNEL_NOT_CONFIGURED,
+        failure_class=FailureClass.PERMANENT,
+        attempts=0,
+        message=message,
+    )
 
 
 def _kind(fact: Fact) -> str | None:
