@@ -6,30 +6,19 @@ their text in `message` (a string or a field map), `error` or `errors`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
+from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     DuplicateDocument,
     ProviderAuthError,
     ProviderError,
-    ProviderInDoubt,
     ProviderNotFound,
     ProviderRateLimited,
-    ProviderUnavailable,
     ProviderValidationError,
 )
-
-_SAFE_BEFORE_SEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def parse_body(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.text) if response.text else None
-    except ValueError:
-        return None
 
 
 def error_text(body: Any, fallback: str) -> str:
@@ -56,14 +45,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
     """The parsed body of a successful answer; otherwise the matching ProviderError."""
     body = parse_body(response)
@@ -80,7 +61,7 @@ def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
     if status == 429:
         raise ProviderRateLimited(
             "Fakturownia rate limit",
-            retry_after=_retry_after(response),
+            retry_after=retry_after(response),
             detail=f"{where}: HTTP 429",
         )
     if status == 422:
@@ -95,7 +76,7 @@ def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
             detail=f"{where}: HTTP 422",
         )
     if status >= 500 or body is None:  # gateway pages, truncated or empty answers
-        kind = ProviderInDoubt if creates else ProviderUnavailable
+        kind = unanswered(creates)
         raise kind(f"Fakturownia answered HTTP {status}", detail=f"{where}: {response.text[:200]}")
     if status >= 400:
         raise ProviderError(
@@ -106,6 +87,4 @@ def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
 
 def raise_for_transport(exc: httpx.HTTPError, *, creates: bool, where: str) -> ProviderError:
     """A transport failure: in doubt for a create that may have reached the server."""
-    if creates and not isinstance(exc, _SAFE_BEFORE_SEND):
-        return ProviderInDoubt(f"no answer from Fakturownia ({type(exc).__name__})", detail=where)
-    return ProviderUnavailable(f"Fakturownia unreachable ({type(exc).__name__})", detail=where)
+    return transport_error(exc, provider="Fakturownia", creates=creates, where=where)

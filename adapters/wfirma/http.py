@@ -10,23 +10,21 @@ numbers, strings or `false` (§2.8).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import httpx
 
+from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     ProviderAuthError,
     ProviderError,
-    ProviderInDoubt,
     ProviderNotFound,
     ProviderRateLimited,
     ProviderUnavailable,
     ProviderValidationError,
 )
 
-_SAFE_BEFORE_SEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _XML_CODE = re.compile(r"<code>\s*([^<]+?)\s*</code>")
 # The Polish sentence some actions put in `status.code` instead of NOT FOUND (§2.4).
 _NOT_FOUND_PL = "nie znaleziono obiektu"
@@ -70,13 +68,6 @@ class CredentialsRejected(ProviderAuthError):
 
 
 # --- reading answers -----------------------------------------------------------------------
-
-
-def parse_body(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.text) if response.text else None
-    except ValueError:
-        return None
 
 
 def records(branch: Any, singular: str) -> list[dict[str, Any]]:
@@ -169,11 +160,7 @@ def describe(fields: dict[str, list[str]]) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else DEFAULT_RATE_LIMIT_BACKOFF
-    except ValueError:
-        return DEFAULT_RATE_LIMIT_BACKOFF
+    return retry_after(response, DEFAULT_RATE_LIMIT_BACKOFF)
 
 
 def raise_for_answer(
@@ -192,7 +179,7 @@ def raise_for_answer(
     http = response.status_code
     where = f"{response.request.method} /{module}/{action}"
     if http >= 500:  # a gateway or server failure says nothing certain about a create
-        kind = ProviderInDoubt if creates else ProviderUnavailable
+        kind = unanswered(creates)
         raise kind(f"wFirma answered HTTP {http}", detail=f"{where}: {response.text[:200]}")
     if code is None:
         if http in (401, 403):
@@ -205,7 +192,7 @@ def raise_for_answer(
             raise ProviderError(
                 f"wFirma answered HTTP {http}: check the API base URL", detail=where
             )
-        kind = ProviderInDoubt if creates else ProviderUnavailable
+        kind = unanswered(creates)
         raise kind(
             f"wFirma answered HTTP {http} without a status",
             detail=f"{where}: {response.text[:200]}",
@@ -283,7 +270,7 @@ def error_for_status(
     if "NOT FOUND" in upper or _NOT_FOUND_PL in code.lower():
         return ProviderNotFound(f"wFirma has no such {singular}", detail=detail)
     if upper in _UNAVAILABLE:
-        kind = ProviderInDoubt if creates else ProviderUnavailable
+        kind = unanswered(creates)
         return kind(f"wFirma is unavailable ({code})", detail=detail)
     if upper == "INPUT ERROR":
         return ProviderValidationError(
@@ -310,6 +297,4 @@ def _refusal(message: str, body: Any, module: str, singular: str, detail: str) -
 
 def raise_for_transport(exc: httpx.HTTPError, *, creates: bool, where: str) -> ProviderError:
     """A transport failure: in doubt for a create that may have reached the server."""
-    if creates and not isinstance(exc, _SAFE_BEFORE_SEND):
-        return ProviderInDoubt(f"no answer from wFirma ({type(exc).__name__})", detail=where)
-    return ProviderUnavailable(f"wFirma unreachable ({type(exc).__name__})", detail=where)
+    return transport_error(exc, provider="wFirma", creates=creates, where=where)

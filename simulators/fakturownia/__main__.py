@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 from pathlib import Path
 from typing import Any
+
+from simulators.common.standalone import parser, read_json, serve_until_stopped
 
 from .models import SimAccount
 from .simulator import FakturowniaSimulator
@@ -20,30 +20,22 @@ READY_LINE = "fakturownia-simulator listening on {url}"
 
 def load_accounts(path: Path) -> list[SimAccount]:
     """Read a JSON list of accounts, or an object with an ``accounts`` list."""
-    data: Any = json.loads(path.read_text(encoding="utf-8"))
+    data: Any = read_json(path)
     items = data.get("accounts", []) if isinstance(data, dict) else data
     return [SimAccount.from_dict(item) for item in items]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Local Fakturownia REST API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--accounts", type=Path, help="JSON file with accounts to preload")
-    return parser.parse_args(argv)
+    args = parser("Local Fakturownia REST API simulator", port=8081)
+    args.add_argument("--accounts", type=Path, help="JSON file with accounts to preload")
+    return args.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
     sim = FakturowniaSimulator()
     for account in load_accounts(args.accounts) if args.accounts else []:
         sim.add_account(account)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with sim.serve(args.host, args.port) as url:
-        print(READY_LINE.format(url=url), flush=True)
-        await stop.wait()
+    await serve_until_stopped(sim, args.host, args.port, READY_LINE)
 
 
 def main(argv: list[str] | None = None) -> None:

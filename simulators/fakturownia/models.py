@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypeVar, get_args
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
-_T = TypeVar("_T")
+from simulators.common.config import JsonConfig
+from simulators.common.faults import BaseFaultRule
 
 FaultAction = Literal[
     "latency",
@@ -29,17 +30,8 @@ KsefOutcome = Literal["ok", "send_error", "server_error"]
 KSEF_OUTCOMES: frozenset[str] = frozenset(get_args(KsefOutcome))
 
 
-def _from_mapping(cls: type[_T], data: dict[str, Any]) -> _T:
-    """Build a dataclass from JSON, rejecting unknown keys so config typos fail loudly."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    return cls(**data)
-
-
 @dataclass
-class SimDepartment:
+class SimDepartment(JsonConfig):
     """A seller company ("dział"); its data fills ``seller_*`` when an invoice names it."""
 
     id: int
@@ -61,16 +53,9 @@ class SimDepartment:
     main: bool = False
     invoice_pattern: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimDepartment:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class SimAccount:
+class SimAccount(JsonConfig):
     """One Fakturownia account (subdomain) with the settings that change API behaviour.
 
     ``ksef_delay_seconds`` and ``ksef_outcome`` are simulator knobs: how long KSeF "processing"
@@ -109,44 +94,21 @@ class SimAccount:
             iter(self.departments), None
         )
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimAccount:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class FaultRule:
+class FaultRule(BaseFaultRule):
     """A scripted misbehaviour for requests whose method and account-relative path match.
 
     ``path_regex`` is searched (``re.search``) in the path below the account, e.g.
     ``/invoices.json``. ``times`` counts matches left; ``-1`` means forever.
     """
 
+    actions: ClassVar[frozenset[str]] = FAULT_ACTIONS
+
     action: FaultAction
-    method: str = "*"
-    path_regex: str = ".*"
-    times: int = 1
-    delay_ms: int = 0
     status: int = 502
     retry_after: int | None = None
     seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.action not in FAULT_ACTIONS:
-            raise ValueError(f"unknown fault action: {self.action!r}")
-        if self.times == 0 or self.times < -1:
-            raise ValueError("times must be positive or -1 (forever)")
-        self.method = self.method.upper()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class RequestRecord(NamedTuple):

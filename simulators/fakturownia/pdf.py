@@ -1,18 +1,10 @@
-"""A tiny but structurally valid PDF so clients can check content type and magic bytes.
-
-Offsets in the xref table are computed, not hard-coded, so PDF readers open the file too.
-"""
+"""A tiny but structurally valid PDF so clients can check content type and magic bytes."""
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
-
-def _ascii(text: str) -> str:
-    """PDF base fonts lack Polish glyphs; strip accents and escape PDF string delimiters."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return plain.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+from simulators.common.pdf import document
 
 
 def invoice_pdf(doc: dict[str, Any]) -> bytes:
@@ -22,26 +14,4 @@ def invoice_pdf(doc: dict[str, Any]) -> bytes:
         f"Nabywca: {doc.get('buyer_name') or ''}",
         f"Brutto: {doc['price_gross']} {doc['currency']}",
     ]
-    text_ops = " ".join(f"({_ascii(line)}) Tj 0 -16 Td" for line in lines)
-    stream = f"BT /F1 12 Tf 50 780 Td {text_ops} ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref_at,
-    )
-    return bytes(out)
+    return document(lines, font_size=12, top=780)

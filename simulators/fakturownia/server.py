@@ -13,12 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
+from simulators.common.faults import after_commit, gateway_page, take_fault
+from simulators.common.web import json_response
+
 from . import ksef
 from .api_types import ApiRequest, ApiResponse, HandlerEnv
 from .auth import is_authorized, presented_token
 from .clock import Clock
 from .errors import ApiError
-from .faults import error_page, take_fault
 from .models import FaultRule, RequestRecord
 from .routes import AccountTarget, find_route, resolve_account
 from .state import AccountState, SimStore
@@ -38,10 +40,10 @@ class AccountApi:
         try:
             body = await _json_body(request)
         except ApiError as exc:
-            return _json(exc.status, exc.body)
+            return _error(exc)
         with self._store.lock:
             state = self._store.accounts.get(target.prefix or "")
-            fault = take_fault(state, request.method, target.path) if state else None
+            fault = take_fault(state.faults, request.method, target.path) if state else None
         if state is None:
             return _error(ApiError.unauthorized())
         early = await self._gateway_fault(state, fault)
@@ -49,18 +51,11 @@ class AccountApi:
             self._log(state, request.method, target.path, early.status)
             return early
         response = self._dispatch(state, target, request, body)
-        if fault is not None and fault.action == "hang_after_commit":
-            self._log(state, request.method, target.path, response.status)
-            await asyncio.sleep(fault.seconds)
-            return response
-        if fault is not None and fault.action == "drop_after_commit":
-            self._log(state, request.method, target.path, None)
-            if request.transport is not None:
-                request.transport.abort()
-            # aiohttp's own path for a vanished client: nothing is written, nothing is logged.
-            raise asyncio.CancelledError
-        self._log(state, request.method, target.path, response.status)
-        return response
+
+        def log(dropped: bool) -> None:
+            self._log(state, request.method, target.path, None if dropped else response.status)
+
+        return await after_commit(request, fault, response, log)
 
     async def _gateway_fault(
         self, state: AccountState, fault: FaultRule | None
@@ -71,12 +66,10 @@ class AccountApi:
         if fault.action == "latency":
             await asyncio.sleep(fault.delay_ms / 1000)
         elif fault.action == "http_5xx":
-            return web.Response(
-                status=fault.status, text=error_page(fault.status), content_type="text/html"
-            )
+            return gateway_page(fault.status)
         elif fault.action == "http_429":
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return _json(429, RATE_LIMIT_BODY, headers)
+            return json_response(RATE_LIMIT_BODY, 429, headers)
         elif fault.action == "revoke_token":
             with self._store.lock:
                 state.revoked = True
@@ -130,16 +123,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 def _error(exc: ApiError) -> web.Response:
-    return _json(exc.status, exc.body)
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(payload, ensure_ascii=False),
-        content_type="application/json",
-        headers=headers,
-    )
+    return json_response(exc.body, exc.status)
 
 
 def _to_web(result: ApiResponse) -> web.Response:
@@ -150,4 +134,4 @@ def _to_web(result: ApiResponse) -> web.Response:
             content_type=result.content_type,
             headers=dict(result.headers),
         )
-    return _json(result.status, result.json, dict(result.headers))
+    return json_response(result.json, result.status, dict(result.headers))

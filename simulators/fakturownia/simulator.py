@@ -6,11 +6,11 @@ All reads return copies, so assertions never race with the server thread mutatin
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from aiohttp import web
+
+from simulators.common.serving import Served
 
 from . import ksef
 from .clock import Clock, warsaw_now
@@ -19,15 +19,17 @@ from .models import FaultRule, RequestRecord, SentEmail, SimAccount
 from .rendering import render_invoice
 from .server import AccountApi
 from .state import AccountState, SimStore
-from .threaded import run_in_thread
 
 
-class FakturowniaSimulator:
+class FakturowniaSimulator(Served):
     """A faithful local stand-in for one or more Fakturownia accounts.
 
     ``clock`` returns the current Polish local time (aware datetime); ``shutdown_timeout`` bounds
-    how long stopping the server waits for requests stuck in ``hang_after_commit``.
+    how long stopping the server waits for requests stuck in ``hang_after_commit``. ``serve`` and
+    ``serve_in_thread`` come from ``Served``.
     """
+
+    _thread_name = "fakturownia-simulator"
 
     def __init__(self, *, clock: Clock = warsaw_now, shutdown_timeout: float = 0.5) -> None:
         self._store = SimStore()
@@ -107,22 +109,3 @@ class FakturowniaSimulator:
         add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", AccountApi(self._store, self._clock).handle)
         return app
-
-    @asynccontextmanager
-    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-        """Serve on the running loop; yields ``http://host:port`` (port 0 picks a free one)."""
-        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=self._shutdown_timeout)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound_port = runner.addresses[0][1]
-            yield f"http://{host}:{bound_port}"
-        finally:
-            await runner.cleanup()
-
-    @contextmanager
-    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve from a private event loop in a daemon thread (for code that owns the main loop)."""
-        with run_in_thread(lambda: self.serve(host, port)) as base_url:
-            yield base_url

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 from pathlib import Path
 from typing import Any
+
+from simulators.common.standalone import parser, read_json, serve_until_stopped
 
 from .models import SimLogin, SimOAuthApp
 from .simulator import WfirmaSimulator
@@ -21,7 +21,7 @@ READY_LINE = "wfirma-simulator listening on {url}"
 
 
 def load_config(path: Path) -> tuple[list[SimLogin], list[SimOAuthApp]]:
-    data: Any = json.loads(path.read_text(encoding="utf-8"))
+    data: Any = read_json(path)
     if isinstance(data, list):
         data = {"logins": data}
     logins = [SimLogin.from_dict(item) for item in data.get("logins", [])]
@@ -30,14 +30,12 @@ def load_config(path: Path) -> tuple[list[SimLogin], list[SimOAuthApp]]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Local wFirma API2 simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--config", type=Path, help="JSON file with logins and OAuth apps")
-    parser.add_argument(
+    args = parser("Local wFirma API2 simulator", port=8082)
+    args.add_argument("--config", type=Path, help="JSON file with logins and OAuth apps")
+    args.add_argument(
         "--auth-error-status", type=int, default=200, help="HTTP status of AUTH answers"
     )
-    return parser.parse_args(argv)
+    return args.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -47,13 +45,7 @@ async def run(args: argparse.Namespace) -> None:
         sim.add_login(login)
     for app in apps:
         sim.add_oauth_app(app)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with sim.serve(args.host, args.port) as url:
-        print(READY_LINE.format(url=url), flush=True)
-        await stop.wait()
+    await serve_until_stopped(sim, args.host, args.port, READY_LINE)
 
 
 def main(argv: list[str] | None = None) -> None:

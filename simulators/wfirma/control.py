@@ -1,14 +1,17 @@
 """The ``/__sim/`` control API, so a demo or another process can drive a standalone simulator.
 
 It only forwards to the ``WfirmaSimulator`` facade, keeping one implementation per operation.
-No authentication: the simulator is meant for localhost only.
+No authentication: the simulator is meant for localhost only. The handlers both simulators
+have (health, faults, request log) live in ``simulators.common.control``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from simulators.common.control import BaseControlApi, known_name, ok, or_400, payload
 
 from .models import FaultRule, SimLogin, SimOAuthApp
 
@@ -41,36 +44,16 @@ def add_control_routes(app: web.Application, sim: WfirmaSimulator) -> None:
     app.router.add_get(COMPANY + "/emails", control.emails)
 
 
-async def _payload(request: web.Request) -> Any:
-    if not request.can_read_body:
-        return {}
-    try:
-        return await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="invalid JSON") from None
+class ControlApi(BaseControlApi["WfirmaSimulator"]):
+    """aiohttp handlers bound to one simulator; faults and logs belong to a login."""
 
+    _rule_type = FaultRule
 
-def _ok() -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-def _as_list(payload: Any) -> list[Any]:
-    """Accept one object or a list of them."""
-    return payload if isinstance(payload, list) else [payload]
-
-
-class ControlApi:
-    """aiohttp handlers bound to one simulator."""
-
-    def __init__(self, sim: WfirmaSimulator) -> None:
-        self._sim = sim
+    def _owner(self, request: web.Request) -> str:
+        return self._login(request)
 
     def _login(self, request: web.Request) -> str:
-        """The path's login, or 404 so typos in a demo script are obvious."""
-        login = request.match_info["login"]
-        if login not in {entry.login for entry in self._sim.logins()}:
-            raise web.HTTPNotFound(text=f"unknown login {login!r}")
-        return login
+        return known_name(request, "login", (e.login for e in self._sim.logins()), "login")
 
     def _company(self, request: web.Request) -> tuple[str, int]:
         login = self._login(request)
@@ -79,30 +62,22 @@ class ControlApi:
             raise web.HTTPNotFound(text=f"login {login!r} has no company {company_id}")
         return login, company_id
 
-    async def health(self, request: web.Request) -> web.Response:
-        return _ok()
-
     async def reset(self, request: web.Request) -> web.Response:
-        payload = await _payload(request)
-        self._sim.reset(logins=isinstance(payload, dict) and bool(payload.get("logins")))
-        return _ok()
+        data = await payload(request)
+        self._sim.reset(logins=isinstance(data, dict) and bool(data.get("logins")))
+        return ok()
 
     async def advance(self, request: web.Request) -> web.Response:
-        payload = await _payload(request)
-        try:
-            self._sim.advance(float(payload.get("seconds", 0)))
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        data = await payload(request)
+        or_400(lambda: self._sim.advance(float(data.get("seconds", 0))), AttributeError)
         return web.json_response({"now": self._sim.now().isoformat()})
 
     async def list_logins(self, request: web.Request) -> web.Response:
         return web.json_response([entry.to_dict() for entry in self._sim.logins()])
 
     async def add_login(self, request: web.Request) -> web.Response:
-        try:
-            login = SimLogin.from_dict(await _payload(request))
-        except (TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        data = await payload(request)
+        login = or_400(lambda: SimLogin.from_dict(data))
         self._sim.add_login(login)
         return web.json_response(login.to_dict(), status=201)
 
@@ -110,54 +85,31 @@ class ControlApi:
         return web.json_response([a.to_dict() for a in self._sim.oauth_apps()])
 
     async def add_app(self, request: web.Request) -> web.Response:
-        try:
-            app = SimOAuthApp.from_dict(await _payload(request))
-        except (TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        data = await payload(request)
+        app = or_400(lambda: SimOAuthApp.from_dict(data))
         self._sim.add_oauth_app(app)
         return web.json_response(app.to_dict(), status=201)
 
     async def token_requests(self, request: web.Request) -> web.Response:
         return web.json_response([r._asdict() for r in self._sim.token_requests()])
 
-    async def add_faults(self, request: web.Request) -> web.Response:
-        login = self._login(request)
-        try:
-            rules = [FaultRule.from_dict(item) for item in _as_list(await _payload(request))]
-        except (TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
-        for rule in rules:
-            self._sim.add_fault(login, rule)
-        return web.json_response([r.to_dict() for r in rules], status=201)
-
-    async def clear_faults(self, request: web.Request) -> web.Response:
-        self._sim.clear_faults(self._login(request))
-        return _ok()
-
     async def select_company(self, request: web.Request) -> web.Response:
         login = self._login(request)
-        payload = await _payload(request)
-        try:
-            self._sim.select_company(login, int(payload["company_id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
-        return _ok()
+        data = await payload(request)
+        or_400(lambda: self._sim.select_company(login, int(data["company_id"])), KeyError)
+        return ok()
 
     async def revoke_refresh_tokens(self, request: web.Request) -> web.Response:
         self._sim.revoke_refresh_tokens(self._login(request))
-        return _ok()
+        return ok()
 
     async def expire_access_tokens(self, request: web.Request) -> web.Response:
         self._sim.expire_access_tokens(self._login(request))
-        return _ok()
-
-    async def requests(self, request: web.Request) -> web.Response:
-        log = self._sim.request_log(self._login(request))
-        return web.json_response([r._asdict() for r in log])
+        return ok()
 
     async def complete_ksef(self, request: web.Request) -> web.Response:
         self._sim.complete_ksef(*self._company(request))
-        return _ok()
+        return ok()
 
     async def invoices(self, request: web.Request) -> web.Response:
         return web.json_response(self._sim.invoices(*self._company(request)))

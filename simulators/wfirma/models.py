@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
-# One strict JSON-to-dataclass helper for both simulators: config typos must fail loudly.
-from simulators.fakturownia.models import _from_mapping
+from simulators.common.config import FromDict, JsonConfig
+from simulators.common.faults import BaseFaultRule
 
 FaultAction = Literal[
     "latency",
@@ -38,7 +38,7 @@ DAY_S = 86_400
 
 
 @dataclass
-class SimSeries:
+class SimSeries(FromDict):
     """A numbering series (reference §3.6); ``type`` is the document type it numbers by default.
 
     ``template`` uses wFirma's tokens ``[numer]``, ``[rok]``, ``[miesiąc]``, ``[dzień]``; ``reset``
@@ -58,13 +58,9 @@ class SimSeries:
         if self.reset not in SERIES_RESETS:
             raise ValueError(f"series {self.id}: invalid reset {self.reset!r}")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimSeries:
-        return _from_mapping(cls, data)
-
 
 @dataclass
-class SimBankAccount:
+class SimBankAccount(FromDict):
     """A company bank account, listed by ``company_accounts/find`` (reference §5)."""
 
     id: int
@@ -73,13 +69,9 @@ class SimBankAccount:
     bank_name: str = ""
     currency: str = "PLN"
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimBankAccount:
-        return _from_mapping(cls, data)
-
 
 @dataclass
-class SimCompany:
+class SimCompany(FromDict):
     """One company (set of books) a login can act for.
 
     ``read_only`` makes every write answer ``ACCESS DENIED`` (a user without rights to issue).
@@ -113,26 +105,18 @@ class SimCompany:
             for a in self.bank_accounts
         ]
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimCompany:
-        return _from_mapping(cls, data)
-
 
 @dataclass
-class SimApiKey:
+class SimApiKey(FromDict):
     """An API-key triple (reference §1.1): all three headers must match on every request."""
 
     access_key: str
     secret_key: str
     app_key: str
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimApiKey:
-        return _from_mapping(cls, data)
-
 
 @dataclass
-class RateLimits:
+class RateLimits(FromDict):
     """Sliding-window request budgets (reference §6: 30 / 15 s, 80 / min, 2 400 / h in 2022).
 
     ``http_status`` is the knob for the UNCONFIRMED transport status of the answer: 200 (the
@@ -147,13 +131,9 @@ class RateLimits:
     def windows(self) -> tuple[tuple[float, int], ...]:
         return ((15.0, self.per_15s), (60.0, self.per_minute), (3600.0, self.per_hour))
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RateLimits:
-        return _from_mapping(cls, data)
-
 
 @dataclass
-class SimLogin:
+class SimLogin(JsonConfig):
     """A wFirma user: its companies, API keys and the behaviour of a missing ``company_id``.
 
     With several companies and no ``company_id``: ``company_id_required=True`` answers
@@ -189,16 +169,9 @@ class SimLogin:
     def company(self, company_id: int) -> SimCompany | None:
         return next((c for c in self.companies if c.id == company_id), None)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimLogin:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class SimOAuthApp:
+class SimOAuthApp(JsonConfig):
     """A verified OAuth 2.0 application (reference §1.2) bound to the login that authorises it.
 
     ``scopes`` are the scopes registered with the app; an authorisation may ask for a subset.
@@ -217,16 +190,9 @@ class SimOAuthApp:
     code_ttl: int = 600
     auto_approve: bool = True
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimOAuthApp:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass
-class FaultRule:
+class FaultRule(BaseFaultRule):
     """A scripted misbehaviour for requests of one login whose method and path match.
 
     ``path_regex`` is searched in the request path (``/invoices/add``, ``/oauth2/token``).
@@ -239,28 +205,12 @@ class FaultRule:
     tokens before the request is handled.
     """
 
+    actions: ClassVar[frozenset[str]] = FAULT_ACTIONS
+
     action: FaultAction
-    method: str = "*"
-    path_regex: str = ".*"
-    times: int = 1
-    delay_ms: int = 0
     status: int | None = None
     code: str = "FATAL"
     seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.action not in FAULT_ACTIONS:
-            raise ValueError(f"unknown fault action: {self.action!r}")
-        if self.times == 0 or self.times < -1:
-            raise ValueError("times must be positive or -1 (forever)")
-        self.method = self.method.upper()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        return _from_mapping(cls, data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class RequestRecord(NamedTuple):

@@ -7,8 +7,9 @@ left uncompressed so tests can look for it in the bytes.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
+
+from simulators.common.pdf import document
 
 from .envelope import items
 
@@ -36,36 +37,3 @@ def confirmation_pdf(doc: dict[str, Any]) -> bytes:
             f"Kwota brutto: {doc['total']} {doc['currency']}",
         ]
     )
-
-
-def _ascii(line: str) -> str:
-    """Base fonts lack Polish glyphs; strip accents and escape PDF string delimiters."""
-    plain = unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode("ascii")
-    return plain.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-
-def document(lines: list[str]) -> bytes:
-    """One A4 page of text; xref offsets are computed so real readers open it."""
-    text_ops = " ".join(f"({_ascii(line)}) Tj 0 -16 Td" for line in lines)
-    stream = f"BT /F1 11 Tf 50 790 Td {text_ops} ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref_at,
-    )
-    return bytes(out)

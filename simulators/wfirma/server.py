@@ -16,6 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from simulators.common.faults import after_commit, gateway_page, take_fault
+from simulators.common.web import json_response
+
 from . import oauth, ratelimit, xmlio
 from .api_types import Call, Env, Reply
 from .auth import Credentials, authenticate, claimed_login
@@ -29,7 +32,6 @@ from .errors import (
     INPUT_ERROR,
     ApiError,
 )
-from .faults import error_page, take_fault
 from .models import FaultRule, RequestRecord
 from .routes import MODULES, Action, parse_path, required_scope
 from .state import CompanyState, LoginState, SimStore
@@ -120,8 +122,8 @@ class WfirmaServer:
             try:
                 body = oauth.token(self._store, form, request.headers, self._store.now())
             except oauth.OAuthError as exc:
-                return Outcome(_json(exc.body(), exc.status, headers), exc.error)
-        return Outcome(_json(body, 200, headers), "OK")
+                return Outcome(json_response(exc.body(), exc.status, headers), exc.error)
+        return Outcome(json_response(body, 200, headers), "OK")
 
     # --- faults and logging -------------------------------------------------------------
 
@@ -136,18 +138,11 @@ class WfirmaServer:
             self._log(state, request, early)
             return early.response
         outcome = work()
-        if fault is not None and fault.action == "hang_after_commit":
-            self._log(state, request, outcome)
-            await asyncio.sleep(fault.seconds)
-            return outcome.response
-        if fault is not None and fault.action == "drop_after_commit":
-            self._log(state, request, outcome, dropped=True)
-            if request.transport is not None:
-                request.transport.abort()
-            # aiohttp's own path for a vanished client: nothing is written, nothing is logged.
-            raise asyncio.CancelledError
-        self._log(state, request, outcome)
-        return outcome.response
+
+        def log(dropped: bool) -> None:
+            self._log(state, request, outcome, dropped)
+
+        return await after_commit(request, fault, outcome.response, log)
 
     async def _gateway_fault(
         self, state: LoginState | None, fault: FaultRule | None
@@ -158,11 +153,9 @@ class WfirmaServer:
         if fault.action == "latency":
             await asyncio.sleep(fault.delay_ms / 1000)
         elif fault.action == "http_5xx":
-            status = fault.status or 502
-            page = web.Response(status=status, text=error_page(status), content_type="text/html")
-            return Outcome(page)
+            return Outcome(gateway_page(fault.status or 502))
         elif fault.action == "status_code":
-            return Outcome(_json(status_only(fault.code), fault.status or 200), fault.code)
+            return Outcome(json_response(status_only(fault.code), fault.status or 200), fault.code)
         elif fault.action == "revoke_refresh_token":
             with self._store.lock:
                 oauth.revoke_refresh_tokens(self._store, state.config.login)
@@ -242,20 +235,11 @@ def _answer(payload: dict[str, Any], output: str, http_status: int = 200) -> Out
     """Serialise now, under the lock, so the server thread never shares live state."""
     code = payload.get("status", {}).get("code")
     if output == "json":
-        return Outcome(_json(payload, http_status), code)
+        return Outcome(json_response(payload, http_status), code)
     response = web.Response(
         status=http_status, body=xmlio.render(payload), content_type="application/xml"
     )
     return Outcome(response, code)
-
-
-def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(payload, ensure_ascii=False),
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 async def _form(request: web.Request) -> dict[str, str]:

@@ -7,15 +7,13 @@ Shaped like ``FakturowniaSimulator`` (configure, inject faults, read state, ``se
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from simulators.common.serving import Served
 from simulators.fakturownia.clock import Clock, warsaw_now
-from simulators.fakturownia.threaded import run_in_thread
 
 from . import ksef, oauth
 from .control import add_control_routes
@@ -25,7 +23,7 @@ from .server import WfirmaServer
 from .state import SimStore
 
 
-class WfirmaSimulator:
+class WfirmaSimulator(Served):
     """A faithful local stand-in for wFirma API2 and its OAuth 2.0 pages.
 
     ``clock`` returns the current Polish local time (aware datetime); ``advance`` moves the
@@ -33,7 +31,10 @@ class WfirmaSimulator:
     ``auth_error_status`` is the HTTP status of ``AUTH`` answers: 200 by default (the body-first
     model), 401 to emulate the other UNCONFIRMED possibility (reference §1.5).
     ``shutdown_timeout`` bounds how long stopping waits for requests stuck in a hang fault.
+    ``serve`` and ``serve_in_thread`` come from ``Served``.
     """
+
+    _thread_name = "wfirma-simulator"
 
     def __init__(
         self,
@@ -160,22 +161,3 @@ class WfirmaSimulator:
         app.router.add_route("*", "/oauth2/token", server.token)
         app.router.add_route("*", "/{tail:.*}", server.api)
         return app
-
-    @asynccontextmanager
-    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-        """Serve on the running loop; yields ``http://host:port`` (port 0 picks a free one)."""
-        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=self._shutdown_timeout)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound_port = runner.addresses[0][1]
-            yield f"http://{host}:{bound_port}"
-        finally:
-            await runner.cleanup()
-
-    @contextmanager
-    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve from a private event loop in a daemon thread (for code that owns the main loop)."""
-        with run_in_thread(lambda: self.serve(host, port)) as base_url:
-            yield base_url

@@ -7,7 +7,7 @@ KSeF add a second account to the same running simulator with ``add_ksef_account`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ import pytest
 
 from adapters.fakturownia import FakturowniaProvider
 from simulators.fakturownia import FakturowniaSimulator, SimAccount, SimDepartment
+from tests.adapters.support import ProviderEnv, serving
 
 PREFIX = "acme"
 TOKEN = "tok-acme-0123456789"
@@ -49,13 +50,18 @@ def departments() -> list[SimDepartment]:
     ]
 
 
+def new_simulator() -> FakturowniaSimulator:
+    """A simulator holding the ``acme`` account with its two departments."""
+    sim = FakturowniaSimulator(shutdown_timeout=0.2)
+    sim.add_account(SimAccount(prefix=PREFIX, api_token=TOKEN, departments=departments()))
+    return sim
+
+
 @dataclass
-class SimEnv:
+class SimEnv(ProviderEnv[FakturowniaProvider]):
     """The running simulator, its base URL and a factory of adapters pointed at it."""
 
     sim: FakturowniaSimulator
-    base: str
-    _open: list[FakturowniaProvider] = field(default_factory=list)
 
     def url(self, prefix: str = PREFIX) -> str:
         return f"{self.base}/{prefix}"
@@ -69,14 +75,14 @@ class SimEnv:
         timeout: float = 5.0,
         base_url: str | None = None,
     ) -> FakturowniaProvider:
-        provider = FakturowniaProvider(
-            base_url=base_url or self.url(prefix),
-            api_token=token,
-            options=options,
-            timeout=timeout,
+        return self._track(
+            FakturowniaProvider(
+                base_url=base_url or self.url(prefix),
+                api_token=token,
+                options=options,
+                timeout=timeout,
+            )
         )
-        self._open.append(provider)
-        return provider
 
     def add_ksef_account(self, *, delay: float = 60.0, outcome: str = "ok") -> None:
         self.sim.add_account(
@@ -113,18 +119,8 @@ class SimEnv:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def aclose(self) -> None:
-        for provider in self._open:
-            await provider.aclose()
-
 
 @pytest.fixture
 async def fakturownia() -> AsyncIterator[SimEnv]:
-    sim = FakturowniaSimulator(shutdown_timeout=0.2)
-    sim.add_account(SimAccount(prefix=PREFIX, api_token=TOKEN, departments=departments()))
-    async with sim.serve("127.0.0.1", port=0) as base:
-        env = SimEnv(sim=sim, base=base)
-        try:
-            yield env
-        finally:
-            await env.aclose()
+    async with serving(new_simulator(), SimEnv) as env:
+        yield env

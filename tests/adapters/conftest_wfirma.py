@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from simulators.wfirma import WfirmaSimulator
+from tests.adapters.support import serving
 from tests.adapters.wfirma_support import SIM_NOW, WfirmaEnv, logins, oauth_apps
 
 
@@ -26,10 +27,5 @@ def new_simulator() -> WfirmaSimulator:
 
 @pytest.fixture
 async def wfirma() -> AsyncIterator[WfirmaEnv]:
-    sim = new_simulator()
-    async with sim.serve("127.0.0.1", port=0) as base:
-        env = WfirmaEnv(sim=sim, base=base)
-        try:
-            yield env
-        finally:
-            await env.aclose()
+    async with serving(new_simulator(), WfirmaEnv) as env:
+        yield env

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import socket
 from dataclasses import replace
 from decimal import Decimal
 
@@ -41,9 +40,14 @@ from tests.adapters.conftest import (
     SimEnv,
 )
 from tests.adapters.support import (
+    DEFAULT_TOTALS,
     NOW,
+    POLICY,
     POLISH_TODAY,
+    Sleeps,
+    closed_port_url,
     dec,
+    line,
     order_body,
     refund_data,
     route,
@@ -53,48 +57,6 @@ from workers.corrections import CorrectionRefused, issue_correction
 from workers.issuing import Attempts, RetryPolicy, deliver, issue_once
 
 CREATE = r"^/invoices\.json$"
-POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
-# The factory order: 2 x 129.99 + 1 x 35.50 + shipping 15.00, all at 23 %.
-DEFAULT_TOTALS = Totals(net=Decimal("252.42"), vat=Decimal("58.06"), gross=Decimal("310.48"))
-
-
-class Sleeps:
-    """An injected sleep that records the delays issue_once asked for, without waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def line(
-    line_id: str,
-    name: str,
-    quantity: str,
-    price: str,
-    rate: str,
-    *,
-    sku: str | None = None,
-    gtu: str | None = None,
-    unit: str = "szt",
-) -> dict[str, str]:
-    out = {
-        "line_id": line_id,
-        "name": name,
-        "quantity": quantity,
-        "unit": unit,
-        "unit_price_gross": price,
-        "vat_rate": rate,
-    }
-    return out | ({"sku": sku} if sku else {}) | ({"gtu": gtu} if gtu else {})
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/{PREFIX}"
 
 
 # --- account link normalisation ------------------------------------------------------------
@@ -1087,7 +1049,7 @@ async def test_dropped_connection_after_commit_is_in_doubt(fakturownia: SimEnv) 
 
 
 async def test_connection_refused_is_unavailable(fakturownia: SimEnv) -> None:
-    provider = fakturownia.provider(base_url=closed_port_url())
+    provider = fakturownia.provider(base_url=closed_port_url(f"/{PREFIX}"))
     with pytest.raises(ProviderUnavailable) as caught:
         await provider.issue(sale(order_body("REFUSED-1")))
     assert not isinstance(caught.value, ProviderInDoubt)  # nothing can have been created

@@ -15,80 +15,43 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from adapters.fakturownia import FakturowniaProvider
 from domain.documents import DocumentRequest
-from domain.money import totals_by_rate_group
-from domain.preflight import check_order, order_gross
+from domain.preflight import order_gross
 from schemas.invoices import DocumentKind, IssuedDocument
-from simulators.fakturownia import FakturowniaSimulator, SimAccount
-from tests.adapters.conftest import PREFIX, TOKEN, departments
-from tests.adapters.support import dec, order_body, parse_order, sale
+from simulators.fakturownia import FakturowniaSimulator
+from tests.adapters.conftest import PREFIX, TOKEN, new_simulator
+from tests.adapters.random_orders import (
+    SETTINGS,
+    assert_domain_totals,
+    assert_no_vat,
+    company_order,
+    currencies,
+    kinds,
+    order_lines,
+    shipping_charges,
+)
+from tests.adapters.support import dec, issue_and_close, parse_order, sale
 
 RATES = ["23", "8", "5", "0", "zw", "np"]
 FRACTIONAL = ["0.5", "1.25", "0.75", "2.5", "0.333", "1.005"]
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
-quantities = st.one_of(st.integers(1, 20).map(str), st.sampled_from(FRACTIONAL))
-prices = st.integers(1, 999_999).map(lambda grosze: f"{grosze // 100}.{grosze % 100:02d}")
-lines = st.lists(st.tuples(quantities, prices, st.sampled_from(RATES)), min_size=1, max_size=6)
-shipping = st.one_of(
-    st.none(),
-    st.tuples(st.integers(1, 99_999), st.sampled_from(RATES)).map(
-        lambda s: {
-            "name": "Dostawa",
-            "price_gross": f"{s[0] // 100}.{s[0] % 100:02d}",
-            "vat_rate": s[1],
-        }
-    ),
-)
-kinds = st.sampled_from([DocumentKind.INVOICE, DocumentKind.RECEIPT])
-currencies = st.sampled_from(["PLN", "EUR"])
+lines = order_lines(RATES, FRACTIONAL)
+shipping = shipping_charges(RATES)
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[FakturowniaSimulator, str]]:
-    sim = FakturowniaSimulator(shutdown_timeout=0.2)
-    sim.add_account(SimAccount(prefix=PREFIX, api_token=TOKEN, departments=departments()))
+    sim = new_simulator()
     with sim.serve_in_thread() as base:
         yield sim, f"{base}/{PREFIX}"
 
 
-def _order(order_id: str, items: list[tuple[str, str, str]], ship: Any, currency: str) -> dict:
-    body = order_body(
-        order_id,
-        company=True,
-        currency=currency,
-        lines=[
-            {
-                "line_id": f"L{i}",
-                "sku": f"SKU-{i}",
-                "name": f"Produkt {i}",
-                "quantity": quantity,
-                "unit_price_gross": price,
-                "vat_rate": rate,
-            }
-            for i, (quantity, price, rate) in enumerate(items, start=1)
-        ],
-        shipping=ship or {},
-    )
-    check_order(parse_order(body))  # total_gross stated by the factory matches lines + shipping
-    return body
-
-
 async def _issue(url: str, request: DocumentRequest) -> IssuedDocument:
     provider = FakturowniaProvider(base_url=url, api_token=TOKEN, timeout=5.0)
-    try:
-        return await provider.issue(request)
-    finally:
-        await provider.aclose()
+    return await issue_and_close(provider, request)
 
 
 def test_issued_totals_equal_the_order_to_the_grosz(served: tuple[FakturowniaSimulator, str]):
@@ -98,7 +61,7 @@ def test_issued_totals_equal_the_order_to_the_grosz(served: tuple[FakturowniaSim
     @SETTINGS
     @given(items=lines, ship=shipping, kind=kinds, currency=currencies)
     def check(items: list[tuple[str, str, str]], ship: Any, kind: DocumentKind, currency: str):
-        body = _order(f"P-{next(ids)}", items, ship, currency)  # fresh oid per example
+        body = company_order(f"P-{next(ids)}", items, ship, currency)  # fresh oid per example
         request = sale(body, kind)
         doc = asyncio.run(_issue(url, request))
 
@@ -113,13 +76,7 @@ def test_issued_totals_equal_the_order_to_the_grosz(served: tuple[FakturowniaSim
             dec(stored["price_tax"]),
             dec(stored["price_gross"]),
         )
-        expected = totals_by_rate_group((x.total_gross, x.vat_rate) for x in request.lines)
-        assert (doc.totals.net, doc.totals.vat, doc.totals.gross) == (
-            expected.net,
-            expected.vat,
-            expected.gross,
-        )
-        assert doc.totals.net + doc.totals.vat == doc.totals.gross
+        assert_domain_totals(doc, request)
         assert doc.totals.vat >= 0 and doc.totals.net <= doc.totals.gross
         assert doc.currency == currency
 
@@ -131,16 +88,13 @@ def test_zero_rate_codes_carry_no_vat(served: tuple[FakturowniaSimulator, str]) 
     """0 %, zw and np lines keep their own groups, but none of them adds VAT."""
     _, url = served
     ids = itertools.count(1)
-    zero_rated = st.lists(
-        st.tuples(quantities, prices, st.sampled_from(["0", "zw", "np"])), min_size=1, max_size=6
-    )
+    zero_rated = order_lines(["0", "zw", "np"], FRACTIONAL)
 
     @SETTINGS
     @given(items=zero_rated)
     def check(items: list[tuple[str, str, str]]) -> None:
-        body = _order(f"Z-{next(ids)}", items, None, "PLN")
+        body = company_order(f"Z-{next(ids)}", items, None, "PLN")
         doc = asyncio.run(_issue(url, sale(body)))
-        assert doc.totals.vat == 0
-        assert doc.totals.net == doc.totals.gross == order_gross(parse_order(body))
+        assert_no_vat(doc, body)
 
     check()

@@ -9,7 +9,6 @@ runs the real consent redirect, code exchange and refresh against the simulator.
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -32,7 +31,20 @@ from domain.ports import (
 from schemas.common import VatRate
 from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
 from simulators.wfirma import FaultRule, RateLimits, SimLogin, WfirmaSimulator
-from tests.adapters.support import NOW, POLISH_TODAY, dec, order_body, refund_data
+from tests.adapters.support import (
+    DEFAULT_TOTALS,
+    NOW,
+    POLICY,
+    POLISH_TODAY,
+    FakeClock,
+    Sleeps,
+    closed_port_url,
+    dec,
+    line,
+    order_body,
+    refund_data,
+    serving,
+)
 from tests.adapters.wfirma_support import (
     ADD,
     COMPANY_ID,
@@ -61,62 +73,12 @@ from tests.adapters.wfirma_support import (
     wsale,
 )
 from workers.corrections import CorrectionRefused, issue_correction
-from workers.issuing import Attempts, RetryPolicy, deliver, issue_once
+from workers.issuing import Attempts, deliver, issue_once
 
 pytest_plugins = ["tests.adapters.conftest_wfirma"]
 
-POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
-# The factory order: 2 x 129.99 + 1 x 35.50 + shipping 15.00, all at 23 %.
-DEFAULT_TOTALS = Totals(net=Decimal("252.42"), vat=Decimal("58.06"), gross=Decimal("310.48"))
 BUYER = "Auto-Serwis Kowalski Sp. z o.o."
 KSEF_NUMBER = re.compile(rf"{SELLER_NIP}-20261121-[0-9A-F]{{12}}-[0-9A-F]{{2}}")
-
-
-class Sleeps:
-    """An injected sleep that records the delays issue_once asked for, without waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the limiter sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def line(
-    line_id: str,
-    name: str,
-    quantity: str,
-    price: str,
-    rate: str,
-    *,
-    sku: str | None = None,
-    gtu: str | None = None,
-    unit: str = "szt",
-) -> dict[str, str]:
-    out = {
-        "line_id": line_id,
-        "name": name,
-        "quantity": quantity,
-        "unit": unit,
-        "unit_price_gross": price,
-        "vat_rate": rate,
-    }
-    return out | ({"sku": sku} if sku else {}) | ({"gtu": gtu} if gtu else {})
 
 
 def contents(stored: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -124,13 +86,6 @@ def contents(stored: dict[str, Any]) -> list[tuple[Any, ...]]:
         (c["name"], c["unit"], c["count"], c["price"], c["brutto"], c["vat"])
         for c in lines_of(stored)
     ]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 async def _correct(
@@ -977,16 +932,12 @@ async def test_auth_answered_with_http_401_is_refreshed_the_same_way() -> None:
     sim.add_login(SimLogin(login=LOGIN, companies=[acme()], api_keys=[KEYS], rate_limits=None))
     for app in oauth_apps():
         sim.add_oauth_app(app)
-    async with sim.serve() as base:
-        env = WfirmaEnv(sim=sim, base=base)
-        try:
-            provider, tokens = await env.oauth_provider()
-            sim.expire_access_tokens(LOGIN)
-            assert len(await provider.list_departments()) == 5
-            assert tokens.refreshes == 1
-            assert [r.status for r in env.calls("/series/find")] == [401, 200]
-        finally:
-            await env.aclose()
+    async with serving(sim, WfirmaEnv) as env:
+        provider, tokens = await env.oauth_provider()
+        sim.expire_access_tokens(LOGIN)
+        assert len(await provider.list_departments()) == 5
+        assert tokens.refreshes == 1
+        assert [r.status for r in env.calls("/series/find")] == [401, 200]
 
 
 # --- rate limits ---------------------------------------------------------------------------

@@ -9,20 +9,7 @@ import pytest
 
 from adapters.wfirma import RateLimiter
 from adapters.wfirma.rate_limit import WFIRMA_WINDOWS
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)  # let other tasks run, as a real sleep would
+from tests.adapters.support import FakeClock
 
 
 def limiter(clock: FakeClock, windows=WFIRMA_WINDOWS) -> RateLimiter:

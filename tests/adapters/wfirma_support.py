@@ -8,7 +8,7 @@ that talks to the simulator's token endpoint; the production token store is not 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +17,7 @@ import httpx
 from adapters.wfirma import ApiKeyAuth, OAuthAuth, RateLimiter, WfirmaAuth, WfirmaProvider
 from domain.documents import DocumentRequest
 from domain.ports import ProviderAuthError
-from domain.routing import ChannelRoute, DocumentPolicy
+from domain.routing import ChannelRoute
 from schemas.invoices import DocumentKind, Provider
 from simulators.fakturownia.clock import WARSAW
 from simulators.wfirma import (
@@ -28,7 +28,7 @@ from simulators.wfirma import (
     SimSeries,
     WfirmaSimulator,
 )
-from tests.adapters.support import CHANNEL, sale
+from tests.adapters.support import ProviderEnv, route, sale
 
 # The simulator's own clock (KSeF dates, token expiry); documents carry the request's dates.
 SIM_NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=WARSAW)
@@ -189,12 +189,10 @@ async def authorise(base: str, client_id: str = CLIENT_ID, scopes: list[str] = S
 
 
 @dataclass
-class WfirmaEnv:
+class WfirmaEnv(ProviderEnv[WfirmaProvider]):
     """The running simulator, its base URL and a factory of adapters pointed at it."""
 
     sim: WfirmaSimulator
-    base: str
-    _open: list[WfirmaProvider] = field(default_factory=list)
 
     def provider(
         self,
@@ -206,16 +204,16 @@ class WfirmaEnv:
         limiter: RateLimiter | None = None,
         base_url: str | None = None,
     ) -> WfirmaProvider:
-        provider = WfirmaProvider(
-            base_url=base_url or self.base,
-            auth=auth or api_keys(),
-            company_id=company_id,
-            options=options,
-            timeout=timeout,
-            limiter=limiter,
+        return self._track(
+            WfirmaProvider(
+                base_url=base_url or self.base,
+                auth=auth or api_keys(),
+                company_id=company_id,
+                options=options,
+                timeout=timeout,
+                limiter=limiter,
+            )
         )
-        self._open.append(provider)
-        return provider
 
     async def oauth_provider(self, **kwargs: Any) -> tuple[WfirmaProvider, SimTokens]:
         tokens = await authorise(self.base)
@@ -232,10 +230,6 @@ class WfirmaEnv:
     def calls(self, path: str, login: str = LOGIN) -> list[Any]:
         return [r for r in self.sim.request_log(login) if r.path == path]
 
-    async def aclose(self) -> None:
-        for provider in self._open:
-            await provider.aclose()
-
 
 def wsale(
     body: dict[str, Any],
@@ -247,17 +241,7 @@ def wsale(
 
 
 def wroute(target: str = SERIES_SHOP) -> ChannelRoute:
-    return ChannelRoute(
-        seller_id="s1",
-        channel=CHANNEL,
-        connection_id=1,
-        provider=Provider.WFIRMA,
-        target=target,
-        auto_generate=True,
-        policy=DocumentPolicy.AUTO,
-        send_by_email=False,
-        receipts_enabled=True,
-    )
+    return route(target, provider=Provider.WFIRMA)
 
 
 def lines_of(stored: dict[str, Any]) -> list[dict[str, Any]]:

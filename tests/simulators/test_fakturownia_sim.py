@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,13 +29,13 @@ from simulators.fakturownia import (
 )
 from simulators.fakturownia.money import format_decimal, parse_decimal, round_half_up
 from simulators.fakturownia.vat import document_totals, net_from_gross
+from tests.simulators.support import served_in_thread, standalone
 
 TOKEN = "tok-acme"
 KSEF_TOKEN = "tok-ksef"
 SELLER_NIP = "5252445767"
 UNAUTHORIZED = {"code": "error", "message": "You must be logged in to gain access to the site"}
 BLANK = ["- nie może być puste"]
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _department(dep_id: int, name: str) -> SimDepartment:
@@ -74,24 +69,30 @@ def _accounts() -> list[SimAccount]:
     ]
 
 
+def _add_ksef_account(
+    sim: FakturowniaSimulator, prefix: str, department: SimDepartment, **settings: Any
+) -> dict[str, str]:
+    """Another KSeF account (token ``tok-{prefix}``) on ``sim``; returns the ``prefix`` and
+    ``token`` arguments of ``create`` / ``created`` that address it."""
+    token = f"tok-{prefix}"
+    sim.add_account(
+        SimAccount(
+            prefix=prefix,
+            api_token=token,
+            departments=[department],
+            ksef_enabled=True,
+            **settings,
+        )
+    )
+    return {"prefix": prefix, "token": token}
+
+
 @pytest.fixture
 def sim() -> FakturowniaSimulator:
     simulator = FakturowniaSimulator()
     for account in _accounts():
         simulator.add_account(account)
     return simulator
-
-
-@pytest.fixture
-async def base_url(sim: FakturowniaSimulator) -> AsyncIterator[str]:
-    async with sim.serve(host="127.0.0.1", port=0) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
-        yield client
 
 
 def company_invoice(**overrides: Any) -> dict[str, Any]:
@@ -759,16 +760,9 @@ async def test_ksef_status_by_kind_and_trigger(http: httpx.AsyncClient) -> None:
 async def test_ksef_auto_send_mode_pl_companies(
     http: httpx.AsyncClient, sim: FakturowniaSimulator
 ) -> None:
-    sim.add_account(
-        SimAccount(
-            prefix="auto",
-            api_token="tok-auto",
-            departments=[_department(301, "Sklep Auto")],
-            ksef_enabled=True,
-            gov_auto_send_mode="pl_companies",
-        )
+    auto = _add_ksef_account(
+        sim, "auto", _department(301, "Sklep Auto"), gov_auto_send_mode="pl_companies"
     )
-    auto = {"prefix": "auto", "token": "tok-auto"}
     company = await created(http, company_invoice(department_id=301), **auto)
     foreign = await created(
         http,
@@ -825,20 +819,13 @@ async def test_ksef_validation_rejects_non_compliant_invoices(
 async def test_ksef_without_validation_saves_and_fails_the_send(
     http: httpx.AsyncClient, sim: FakturowniaSimulator
 ) -> None:
-    sim.add_account(
-        SimAccount(
-            prefix="lax",
-            api_token="tok-lax",
-            departments=[_department(401, "Sklep L")],
-            ksef_enabled=True,
-            validate_invoices_for_gov=False,
-        )
+    lax = _add_ksef_account(
+        sim, "lax", _department(401, "Sklep L"), validate_invoices_for_gov=False
     )
     doc = await created(
         http,
         company_invoice(department_id=401, buyer_tax_no=None),
-        prefix="lax",
-        token="tok-lax",
+        **lax,
         gov_save_and_send=True,
     )
     assert doc["gov_status"] == "send_error"
@@ -1026,42 +1013,23 @@ async def test_reset_can_drop_accounts(sim: FakturowniaSimulator) -> None:
 
 
 def test_serve_in_thread_with_sync_client(sim: FakturowniaSimulator) -> None:
-    with sim.serve_in_thread("127.0.0.1", 0) as url:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+    with served_in_thread(sim) as url:
         response = httpx.post(
             f"{url}/acme/invoices.json",
             json={"api_token": TOKEN, "invoice": company_invoice()},
         )
         assert response.status_code == 201
     assert len(sim.invoices("acme")) == 1
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{url}/__sim/health")
 
 
 def test_standalone_process_loads_accounts_and_stops_on_sigterm(tmp_path: Path) -> None:
     accounts = tmp_path / "accounts.json"
     accounts.write_text(json.dumps([a.to_dict() for a in _accounts()]), encoding="utf-8")
-    command = [sys.executable, "-m", "simulators.fakturownia", "--port", "0"]
-    with subprocess.Popen(
-        [*command, "--accounts", str(accounts)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    ) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline().strip()
-            pattern = r"fakturownia-simulator listening on (http://127\.0\.0\.1:\d+)"
-            match = re.fullmatch(pattern, line)
-            assert match, line
-            response = httpx.get(f"{match.group(1)}/acme/departments.json?api_token={TOKEN}")
-            assert [d["id"] for d in response.json()] == [101, 102]
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with standalone(
+        "simulators.fakturownia", "--accounts", str(accounts), ready="fakturownia-simulator"
+    ) as url:
+        response = httpx.get(f"{url}/acme/departments.json?api_token={TOKEN}")
+        assert [d["id"] for d in response.json()] == [101, 102]
 
 
 # --- arithmetic properties ----------------------------------------------------------------

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -37,6 +32,7 @@ from simulators.wfirma import (
     WfirmaSimulator,
 )
 from simulators.wfirma.vat import BY_CODE, group_totals
+from tests.simulators.support import served_in_thread, standalone
 from tests.simulators.wfirma_helpers import (
     ALL_SCOPES,
     BUYER_NIP,
@@ -67,7 +63,6 @@ from tests.simulators.wfirma_helpers import (
     token_call,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 INLINE_BUYER = {
     "name": "Jan Kowalski",
     "street": "ul. Krótka 2",
@@ -86,18 +81,6 @@ def sim() -> WfirmaSimulator:
         simulator.add_login(login)
     simulator.add_oauth_app(oauth_app())
     return simulator
-
-
-@pytest.fixture
-async def base_url(sim: WfirmaSimulator) -> AsyncIterator[str]:
-    async with sim.serve(host="127.0.0.1", port=0) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
-        yield client
 
 
 async def status_of(response: httpx.Response) -> tuple[int, str]:
@@ -1374,8 +1357,7 @@ async def test_reset_forgets_data_tokens_and_budgets(
 
 
 def test_serve_in_thread_with_sync_client(sim: WfirmaSimulator) -> None:
-    with sim.serve_in_thread("127.0.0.1", 0) as url:
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+    with served_in_thread(sim) as url:
         response = httpx.post(
             f"{url}/invoices/add",
             headers=KEYS,
@@ -1384,8 +1366,6 @@ def test_serve_in_thread_with_sync_client(sim: WfirmaSimulator) -> None:
         )
         assert response.json()["status"]["code"] == "OK"
     assert len(sim.invoices("acme")) == 1
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{url}/__sim/health")
 
 
 def test_standalone_process_loads_config_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -1399,30 +1379,11 @@ def test_standalone_process_loads_config_and_stops_on_sigterm(tmp_path: Path) ->
         ),
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "simulators.wfirma", "--port", "0", "--config", str(config)]
-    with subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    ) as process:
-        try:
-            assert process.stdout is not None
-            line_out = process.stdout.readline().strip()
-            match = re.fullmatch(
-                r"wfirma-simulator listening on (http://127\.0\.0\.1:\d+)", line_out
-            )
-            assert match, line_out
-            response = httpx.post(f"{match.group(1)}/companies/find", headers=KEYS, params=JSON)
-            assert first(response.json(), "companies", "company")["nip"] == SELLER_NIP
-            apps = httpx.get(f"{match.group(1)}/__sim/oauth_apps").json()
-            assert [a["client_id"] for a in apps] == [CLIENT_ID]
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with standalone("simulators.wfirma", "--config", str(config), ready="wfirma-simulator") as url:
+        response = httpx.post(f"{url}/companies/find", headers=KEYS, params=JSON)
+        assert first(response.json(), "companies", "company")["nip"] == SELLER_NIP
+        apps = httpx.get(f"{url}/__sim/oauth_apps").json()
+        assert [a["client_id"] for a in apps] == [CLIENT_ID]
 
 
 # --- configuration validation and arithmetic properties ---------------------------------------

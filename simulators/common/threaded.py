@@ -17,8 +17,10 @@ START_TIMEOUT_S = 10.0
 @contextmanager
 def run_in_thread(
     factory: Callable[[], AbstractAsyncContextManager[str]],
+    name: str = "simulator",
 ) -> Iterator[str]:
-    """Enter ``factory()`` on a new loop in a thread, yield its value, exit it on close."""
+    """Enter ``factory()`` on a new loop in a thread (called ``name``), yield its value, exit it
+    on close."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     stop = asyncio.Event()
@@ -41,7 +43,7 @@ def run_in_thread(
         finally:
             loop.close()
 
-    thread = threading.Thread(target=run, name="fakturownia-simulator", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     if not ready.wait(START_TIMEOUT_S):
         raise TimeoutError("simulator thread did not start in time")
