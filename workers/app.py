@@ -7,8 +7,11 @@ needs no code change or restart (docs/adr/0001-worker-on-faust.md).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,29 @@ def _credentials(settings: Settings) -> Any:
     if "ssl_context" in opts:
         return faust.SSLCredentials(opts["ssl_context"])
     return None
+
+
+def survives(what: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
+    """Keep a periodic task alive through a broker or database outage.
+
+    An exception escaping a Faust timer crashes the whole app; the next tick retries instead.
+    """
+
+    def wrap(tick: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        @functools.wraps(tick)
+        async def guarded() -> None:
+            try:
+                await tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "%s failed (%s: %s); retrying on the next tick", what, type(exc).__name__, exc
+                )
+
+        return guarded
+
+    return wrap
 
 
 def _datadir(app_id: str) -> Path:
@@ -139,6 +165,7 @@ def create_app(settings: Settings) -> faust.App:
             await manual.ack(event)
 
     @app.timer(settings.retry_poll_seconds)
+    @survives("retrying parked orders")
     async def retry_due() -> None:
         """Parked orders whose retry time has come; also publishes outbox leftovers."""
         rt = runtime()
@@ -148,6 +175,7 @@ def create_app(settings: Settings) -> faust.App:
         await rt.publisher.flush()
 
     @app.timer(settings.topic_discovery_seconds)
+    @survives("discovering channel topics")
     async def discover_channels() -> None:
         new = [t for t in await list_order_topics(settings) if t not in orders.topics]
         if not new:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_tr
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
-from domain.ports import Delivery, Department
+from domain.ports import Delivery, Department, ProviderRateLimited
 from schemas.invoices import IssuedDocument
 
 PER_PAGE = 100  # the API's maximum
@@ -31,6 +32,7 @@ class FakturowniaProvider:
         self.base_url = base_url.rstrip("/")
         self._token = api_token
         self._options = options or {}
+        self._held_until = 0.0
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
@@ -46,11 +48,23 @@ class FakturowniaProvider:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, *, creates: bool = False, **kwargs: Any) -> Any:
+        held = self._held_until - time.monotonic()
+        if held > 0:  # Retry-After applies to the account, not only to the call that got it
+            raise ProviderRateLimited(
+                "Fakturownia asked to slow down",
+                retry_after=held,
+                detail=f"{method} {path}: held locally after a 429",
+            )
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise raise_for_transport(exc, creates=creates, where=f"{method} {path}") from exc
-        return raise_for_answer(response, creates=creates)
+        try:
+            return raise_for_answer(response, creates=creates)
+        except ProviderRateLimited as exc:
+            if exc.retry_after:
+                self._held_until = time.monotonic() + exc.retry_after
+            raise
 
     async def issue(self, request: DocumentRequest) -> IssuedDocument:
         envelope: dict[str, Any] = {"invoice": invoice_body(request, self._options)}
