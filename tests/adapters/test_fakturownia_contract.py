@@ -978,25 +978,30 @@ async def test_rate_limit_reports_retry_after(
     assert caught.value.retryable is True
 
 
-async def test_rate_limited_create_is_not_in_doubt_and_issue_once_waits_retry_after(
+async def test_rate_limited_create_is_not_in_doubt_and_retry_after_holds_the_account(
     fakturownia: SimEnv,
 ) -> None:
     fakturownia.sim.add_fault(
         PREFIX, FaultRule(action="http_429", method="POST", path_regex=CREATE, retry_after=2)
     )
     provider = fakturownia.provider()
-    with pytest.raises(ProviderRateLimited):
+    with pytest.raises(ProviderRateLimited) as first:
         await provider.issue(sale(order_body("RL-1")))
-    assert fakturownia.invoices() == []
+    assert first.value.retry_after == 2.0 and fakturownia.invoices() == []
 
-    fakturownia.sim.add_fault(
-        PREFIX, FaultRule(action="http_429", method="POST", path_regex=CREATE, retry_after=2)
-    )
+    # inside Retry-After every call of this account is refused locally: the provider is spared
     sleeps, attempts = Sleeps(), Attempts()
     policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=10.0)
-    issuance = await issue_once(provider, sale(order_body("RL-1")), policy, attempts, sleeps)
-    assert (issuance.created, attempts.count, sleeps.delays) == (True, 2, [2.0])
-    assert len(fakturownia.invoices()) == 1
+    with pytest.raises(ProviderRateLimited) as held:
+        await issue_once(provider, sale(order_body("RL-2")), policy, attempts, sleeps)
+    assert 0 < held.value.retry_after <= 2.0 and attempts.count == 3
+    posts = [r for r in fakturownia.sim.request_log(PREFIX) if r.method == "POST"]
+    assert len(posts) == 1
+
+    issuance = await issue_once(
+        fakturownia.provider(), sale(order_body("RL-1")), policy, Attempts(), Sleeps()
+    )  # a client without the hold goes through
+    assert issuance.created and len(fakturownia.invoices()) == 1
 
 
 async def test_bad_gateway_html_on_a_read_is_unavailable(fakturownia: SimEnv) -> None:
