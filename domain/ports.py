@@ -52,6 +52,11 @@ class ProviderRateLimited(ProviderError):
         self.retry_after = retry_after
 
 
+class ProviderBusy(ProviderRateLimited):
+    """Refused locally, nothing sent: the account is held after the provider's Retry-After.
+    Waiting it out costs the order no retry."""
+
+
 class ProviderUnavailable(ProviderError):
     """5xx, HTML gateway pages, connection errors on a call that changes nothing."""
 

@@ -19,6 +19,7 @@ from domain.ledger import ParkReason, RetrySchedule, Slot, State
 from domain.ports import (
     InvoicingProvider,
     ProviderAuthError,
+    ProviderBusy,
     ProviderError,
     ProviderInDoubt,
     ProviderRateLimited,
@@ -236,9 +237,12 @@ class IssuanceService:
     async def _retry_later(
         self, job: Job, fact: Fact, route: ChannelRoute, exc: ProviderError
     ) -> Outcome:
-        failed_attempts = job.entry.attempts + 1
         retry_after = exc.retry_after if isinstance(exc, ProviderRateLimited) else None
-        delay = self._schedule.next_delay(failed_attempts, retry_after)
+        if isinstance(exc, ProviderBusy):  # nothing was sent: wait out the hold, keep retries
+            failed_attempts, delay = job.entry.attempts, retry_after or 1.0
+        else:
+            failed_attempts = job.entry.attempts + 1
+            delay = self._schedule.next_delay(failed_attempts, retry_after)
         if delay is None:
             failure = failure_from_provider_error(exc, failed_attempts)
             reason = DeadLetterReason(

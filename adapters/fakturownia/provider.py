@@ -12,7 +12,7 @@ from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_tr
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
-from domain.ports import Delivery, Department, ProviderRateLimited
+from domain.ports import Delivery, Department, ProviderBusy, ProviderRateLimited
 from schemas.invoices import IssuedDocument
 
 PER_PAGE = 100  # the API's maximum
@@ -50,7 +50,7 @@ class FakturowniaProvider:
     async def _call(self, method: str, path: str, *, creates: bool = False, **kwargs: Any) -> Any:
         held = self._held_until - time.monotonic()
         if held > 0:  # Retry-After applies to the account, not only to the call that got it
-            raise ProviderRateLimited(
+            raise ProviderBusy(
                 "Fakturownia asked to slow down",
                 retry_after=held,
                 detail=f"{method} {path}: held locally after a 429",
