@@ -22,6 +22,15 @@ from domain.ports import InvoicingProvider, ProviderAuthError
 from schemas.invoices import Provider
 
 
+def wfirma_oauth_client(settings: Settings, app: OAuthApp) -> OAuthClient:
+    return OAuthClient(
+        app,
+        api_url=settings.wfirma_api_url,
+        auth_url=settings.wfirma_auth_url,
+        timeout=settings.provider_timeout_seconds,
+    )
+
+
 class UnsupportedProvider(LookupError):
     pass
 
@@ -83,12 +92,7 @@ class ProviderRegistry:
                     "appKey: set INVOICE_ROUTER_WFIRMA_APP_KEY"
                 )
             return ApiKeyAuth(creds["access_key"], creds["secret_key"], app_key.get_secret_value())
-        oauth = OAuthClient(
-            OAuthApp.from_connection(creds, conn.options),
-            api_url=self._settings.wfirma_api_url,
-            auth_url=self._settings.wfirma_auth_url,
-            timeout=self._settings.provider_timeout_seconds,
-        )
+        oauth = wfirma_oauth_client(self._settings, OAuthApp.from_connection(creds, conn.options))
         self._closers.setdefault(conn.id, []).append(oauth)
         store = TokenStore(self._sessions, secret_box(self._settings))
         return OAuthAuth(ConnectionTokens(store, conn.id, oauth.refresh))

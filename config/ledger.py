@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from config.clock import as_utc, utcnow
 from config.models import Issuance, OutboxMessage, ProviderConnection
 from domain.ledger import FINAL, WAITING, ClaimOutcome, LedgerKey, ParkReason, Slot, State
 from domain.ledger import on_redelivery as decide
@@ -24,12 +25,8 @@ Clock = Callable[[], dt.datetime]
 Headers = list[tuple[str, bytes]]
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
+    return as_utc(moment) if moment else None
 
 
 @dataclass(frozen=True)
@@ -304,11 +301,6 @@ class Ledger:
         async with self._sessions() as session:
             row = await session.scalar(select(Issuance).where(_key_filter(key)))
             return _entry(row) if row else None
-
-    async def sale_kind(self, key: LedgerKey) -> str | None:
-        """The kind (invoice/receipt) a sales entry was issued as, if it was."""
-        entry = await self.get(key)
-        return entry.document_kind if entry else None
 
     async def append_outbox(self, records: Sequence[OutboxRecord]) -> None:
         """Queue output that reports no transition (dead letters of unparseable records,

@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from config.clock import as_utc, utcnow
 from config.models import OAuthToken
 from config.secrets import SecretBox
 from config.store import set_connection_status
@@ -28,15 +29,6 @@ from domain.routing import ConnectionStatus
 
 LEASE = dt.timedelta(seconds=30)
 Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Grant(Protocol):
@@ -133,7 +125,7 @@ class TokenStore:
         return StoredToken(
             access=self._box.decrypt(row.access_token),
             refresh=self._box.decrypt(row.refresh_token),
-            expires_at=_aware(row.expires_at),
+            expires_at=as_utc(row.expires_at),
             version=row.version,
         )
 

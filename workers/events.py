@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from config.clock import utcnow
 from schemas.envelope import dataschema_for
 from schemas.ids import business_key, output_event_id
 from schemas.invoices import (
@@ -40,10 +40,6 @@ class Fact:
         return business_key(self.seller_id, self.channel, self.order_id, kind, self.refund_id)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _envelope(event_type: str, fact: Fact) -> dict[str, Any]:
     """CloudEvents attributes and the data fields every output event shares."""
     return {
@@ -52,7 +48,7 @@ def _envelope(event_type: str, fact: Fact) -> dict[str, Any]:
         "source": SOURCE,
         "type": event_type,
         "subject": fact.order_id,
-        "time": _now(),
+        "time": utcnow(),
         "dataschema": dataschema_for(event_type),
     }
 

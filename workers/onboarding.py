@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from adapters.wfirma.oauth import SCOPES, OAuthApp, OAuthClient
+from adapters.registry import wfirma_oauth_client
+from adapters.wfirma.oauth import SCOPES, OAuthApp
 from config.models import ProviderConnection
 from config.settings import Settings, secret_box
 from config.tokens import TokenStore
@@ -31,15 +32,6 @@ class WfirmaConnection:
     id: int
     app: OAuthApp
     extra_scopes: tuple[str, ...]
-
-
-def oauth_client(settings: Settings, app: OAuthApp) -> OAuthClient:
-    return OAuthClient(
-        app,
-        api_url=settings.wfirma_api_url,
-        auth_url=settings.wfirma_auth_url,
-        timeout=settings.provider_timeout_seconds,
-    )
 
 
 def oauth_app(credentials: dict[str, str], options: dict[str, object]) -> OAuthApp:
@@ -70,7 +62,7 @@ async def authorization_url(
         {"seller": seller_id, "connection": conn.id, "nonce": uuid.uuid4().hex},
         ttl_seconds=STATE_TTL_SECONDS,
     )
-    client = oauth_client(settings, conn.app)
+    client = wfirma_oauth_client(settings, conn.app)
     try:
         return client.authorization_url(state, scopes=SCOPES + conn.extra_scopes)
     finally:
@@ -92,7 +84,7 @@ async def complete_authorization(
         row = await session.get(ProviderConnection, int(claims["connection"]))
     if row is None or row.seller_id != claims["seller"]:
         raise OnboardingError("the connection this authorization was started for is gone")
-    client = oauth_client(settings, oauth_app(row.credentials, row.options))
+    client = wfirma_oauth_client(settings, oauth_app(row.credentials, row.options))
     try:
         grant = await client.exchange_code(code)
     finally:

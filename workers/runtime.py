@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.registry import ProviderRegistry
+from config.clock import utcnow
 from config.db import create_engine, session_factory
 from config.ledger import Ledger, Outbox
 from config.settings import Settings
@@ -16,10 +16,6 @@ from domain.ledger import RetrySchedule
 from workers.issuance import IssuanceService
 from workers.publisher import OutboxPublisher, SendAndWait, Topics
 from workers.router import OrderRouter
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -41,7 +37,7 @@ class Runtime:
             settings.topic_invoices_issued, settings.topic_invoices_failed, settings.app_id
         )
         issuance = IssuanceService(
-            store, providers, ledger, topics, RetrySchedule.parse(settings.retry_schedule), _now
+            store, providers, ledger, topics, RetrySchedule.parse(settings.retry_schedule), utcnow
         )
         return cls(
             engine,
