@@ -86,6 +86,16 @@ async def list_order_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+async def prepare_order_topics(settings: Settings) -> list[str]:
+    """Every input topic a starting worker subscribes to: the configured channels' and those
+    already on the broker, each with its output and dead-letter topics in place."""
+    await ensure_base_topics(settings)
+    configured = {orders_topic(c) for c in settings.channels}
+    found = set(await list_order_topics(settings))
+    await ensure_topics(settings, topics_for_channels([t.split(".", 1)[1] for t in found]))
+    return sorted(configured | found)
+
+
 async def ensure_base_topics(settings: Settings) -> list[str]:
     return await ensure_topics(
         settings,

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from config.credentials import read_credentials, write_credentials
 from config.models import ChannelMapping, ProviderConnection, Seller
+from config.secrets import SecretBox
 from domain.routing import DocumentPolicy
 from schemas.common import ChannelName
 from schemas.invoices import Provider
@@ -109,20 +111,29 @@ def load_config(text: str, check: ConnectionCheck | None = None) -> ConfigFile:
     return parsed
 
 
-async def apply_config(sessions: async_sessionmaker, config: ConfigFile) -> ApplyReport:
+async def apply_config(
+    sessions: async_sessionmaker, config: ConfigFile, box: SecretBox
+) -> ApplyReport:
     report = ApplyReport()
     async with sessions() as session, session.begin():
         for spec in config.sellers:
-            await _apply_seller(session, spec, report)
+            await _apply_seller(session, spec, report, box)
     return report
 
 
-async def _apply_seller(session: AsyncSession, spec: SellerSpec, report: ApplyReport) -> None:
-    seller = await session.scalar(
+async def load_seller(session: AsyncSession, seller_id: str) -> Seller | None:
+    """A seller with its connections and mappings loaded (async sessions cannot lazy-load)."""
+    return await session.scalar(
         select(Seller)
-        .where(Seller.id == spec.id)
+        .where(Seller.id == seller_id)
         .options(selectinload(Seller.connections), selectinload(Seller.mappings))
     )
+
+
+async def _apply_seller(
+    session: AsyncSession, spec: SellerSpec, report: ApplyReport, box: SecretBox
+) -> None:
+    seller = await load_seller(session, spec.id)
     if seller is None:
         seller = Seller(id=spec.id, name=spec.name, connections=[], mappings=[])
         session.add(seller)
@@ -130,62 +141,113 @@ async def _apply_seller(session: AsyncSession, spec: SellerSpec, report: ApplyRe
     elif seller.name != spec.name:
         seller.name = spec.name
         report.note(f"seller {spec.id}: renamed")
-    conns = _sync_connections(seller, spec, report)
+    conns = _sync_connections(seller, spec, report, box)
     await session.flush()
     _sync_mappings(seller, spec, conns, report)
 
 
+def upsert_connection(
+    seller: Seller, spec: ConnectionSpec, box: SecretBox
+) -> tuple[ProviderConnection, str | None]:
+    """Create or update one connection of `seller`; the change made (`created`, `updated`) or
+    None. New credentials or options reset the connection's state to `ok`: try again."""
+    row = next((c for c in seller.connections if c.name == spec.name), None)
+    values = {"provider": spec.provider.value, "options": spec.options}
+    if row is None:
+        row = ProviderConnection(name=spec.name, status="ok", **values)
+        write_credentials(row, box, spec.credentials)
+        seller.connections.append(row)
+        return row, "created"
+    changed = [k for k, v in values.items() if getattr(row, k) != v]
+    for k in changed:
+        setattr(row, k, values[k])
+    if write_credentials(row, box, spec.credentials) or changed:
+        row.status, row.status_detail = "ok", None
+        return row, "updated"
+    return row, None
+
+
 def _sync_connections(
-    seller: Seller, spec: SellerSpec, report: ApplyReport
+    seller: Seller, spec: SellerSpec, report: ApplyReport, box: SecretBox
 ) -> dict[str, ProviderConnection]:
-    existing = {c.name: c for c in seller.connections}
-    wanted = {c.name: c for c in spec.connections}
-    for name in existing.keys() - wanted.keys():
-        seller.connections.remove(existing.pop(name))
-        report.note(f"seller {spec.id}: connection {name} removed")
-    for name, c in wanted.items():
-        row = existing.get(name)
-        values = {"provider": c.provider.value, "credentials": c.credentials, "options": c.options}
-        if row is None:
-            row = ProviderConnection(name=name, status="ok", **values)
-            seller.connections.append(row)
-            existing[name] = row
-            report.note(f"seller {spec.id}: connection {name} ({c.provider}) created")
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.status, row.status_detail = "ok", None  # new credentials: try again
-            report.note(f"seller {spec.id}: connection {name} updated")
-    return existing
+    wanted = {c.name for c in spec.connections}
+    for row in [c for c in seller.connections if c.name not in wanted]:
+        seller.connections.remove(row)
+        report.note(f"seller {spec.id}: connection {row.name} removed")
+    conns = {}
+    for c in spec.connections:
+        conns[c.name], change = upsert_connection(seller, c, box)
+        if change == "created":
+            report.note(f"seller {spec.id}: connection {c.name} ({c.provider}) created")
+        elif change:
+            report.note(f"seller {spec.id}: connection {c.name} updated")
+    return conns
+
+
+def upsert_mapping(seller: Seller, spec: ChannelSpec, connection_id: int) -> str | None:
+    """Create or update one channel mapping of `seller`; `mapped`, `updated` or None."""
+    values = {
+        "connection_id": connection_id,
+        "target": spec.target,
+        "auto_generate": spec.auto_generate,
+        "document_policy": spec.document_policy.value,
+        "send_by_email": spec.send_by_email,
+    }
+    row = next((m for m in seller.mappings if m.channel == spec.channel), None)
+    if row is None:
+        seller.mappings.append(ChannelMapping(channel=spec.channel, **values))
+        return "mapped"
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return None
+    for k, v in values.items():
+        setattr(row, k, v)
+    return "updated"
 
 
 def _sync_mappings(
     seller: Seller, spec: SellerSpec, conns: dict[str, ProviderConnection], report: ApplyReport
 ) -> None:
-    existing = {m.channel: m for m in seller.mappings}
-    wanted = {c.channel: c for c in spec.channels}
-    for channel in existing.keys() - wanted.keys():
-        seller.mappings.remove(existing[channel])
-        report.note(f"seller {spec.id}: channel {channel} removed")
-    for channel, c in wanted.items():
-        values = {
-            "connection_id": conns[c.connection].id,
-            "target": c.target,
-            "auto_generate": c.auto_generate,
-            "document_policy": c.document_policy.value,
-            "send_by_email": c.send_by_email,
-        }
-        row = existing.get(channel)
-        if row is None:
-            seller.mappings.append(ChannelMapping(channel=channel, **values))
-            report.note(f"seller {spec.id}: channel {channel} mapped")
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            report.note(f"seller {spec.id}: channel {channel} updated")
+    wanted = {c.channel for c in spec.channels}
+    for row in [m for m in seller.mappings if m.channel not in wanted]:
+        seller.mappings.remove(row)
+        report.note(f"seller {spec.id}: channel {row.channel} removed")
+    for c in spec.channels:
+        change = upsert_mapping(seller, c, conns[c.connection].id)
+        if change:
+            report.note(f"seller {spec.id}: channel {c.channel} {change}")
 
 
-async def show_config(sessions: async_sessionmaker) -> dict[str, Any]:
+def seller_view(seller: Seller, box: SecretBox) -> dict[str, Any]:
+    """One seller's stored configuration without secrets (credential names only)."""
+    by_id = {c.id: c.name for c in seller.connections}
+    return {
+        "id": seller.id,
+        "name": seller.name,
+        "connections": [
+            {
+                "name": c.name,
+                "provider": c.provider,
+                "status": c.status,
+                "credentials": sorted(read_credentials(c, box)),
+                "options": c.options,
+            }
+            for c in sorted(seller.connections, key=lambda c: c.name)
+        ],
+        "channels": [
+            {
+                "channel": m.channel,
+                "connection": by_id.get(m.connection_id),
+                "target": m.target,
+                "auto_generate": m.auto_generate,
+                "document_policy": m.document_policy,
+                "send_by_email": m.send_by_email,
+            }
+            for m in sorted(seller.mappings, key=lambda m: m.channel)
+        ],
+    }
+
+
+async def show_config(sessions: async_sessionmaker, box: SecretBox) -> dict[str, Any]:
     """The stored configuration without secrets (credential names only)."""
     async with sessions() as session:
         sellers = (
@@ -195,34 +257,4 @@ async def show_config(sessions: async_sessionmaker) -> dict[str, Any]:
                 .options(selectinload(Seller.connections), selectinload(Seller.mappings))
             )
         ).all()
-        by_id = {c.id: c.name for s in sellers for c in s.connections}
-        return {
-            "sellers": [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "connections": [
-                        {
-                            "name": c.name,
-                            "provider": c.provider,
-                            "status": c.status,
-                            "credentials": sorted(c.credentials),
-                            "options": c.options,
-                        }
-                        for c in sorted(s.connections, key=lambda c: c.name)
-                    ],
-                    "channels": [
-                        {
-                            "channel": m.channel,
-                            "connection": by_id.get(m.connection_id),
-                            "target": m.target,
-                            "auto_generate": m.auto_generate,
-                            "document_policy": m.document_policy,
-                            "send_by_email": m.send_by_email,
-                        }
-                        for m in sorted(s.mappings, key=lambda m: m.channel)
-                    ],
-                }
-                for s in sellers
-            ]
-        }
+        return {"sellers": [seller_view(s, box) for s in sellers]}

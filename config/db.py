@@ -27,7 +27,8 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    # hide_parameters: a failed statement's error text must not carry buyers' data or secrets
+    engine = create_async_engine(async_url(url), pool_pre_ping=True, hide_parameters=True)
     return engine
 
 

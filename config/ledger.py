@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -68,6 +68,15 @@ class Entry:
 class Claim:
     outcome: ClaimOutcome
     entry: Entry
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is waiting, for the metrics gauges (read-only counts, no rows)."""
+
+    due: int  # parked or in-doubt entries whose retry time has come
+    waiting: dict[str, int]  # parked or in-doubt entries per park reason
+    unpublished: int  # outbox rows not yet in Kafka
 
 
 class LeaseLost(RuntimeError):
@@ -307,6 +316,31 @@ class Ledger:
         re-emissions of issued documents)."""
         async with self._sessions() as session, session.begin():
             session.add_all(_outbox_rows(records))
+
+    async def backlog(self) -> Backlog:
+        """Counts of waiting entries and unpublished output (three COUNT queries)."""
+        waiting = Issuance.state.in_([s.value for s in WAITING])
+        async with self._sessions() as session:
+            due = await session.scalar(
+                select(func.count())
+                .select_from(Issuance)
+                .where(waiting, Issuance.next_attempt_at <= self._clock())
+            )
+            per_reason = await session.execute(
+                select(Issuance.park_reason, func.count())
+                .where(waiting)
+                .group_by(Issuance.park_reason)
+            )
+            unpublished = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+            )
+        return Backlog(
+            due=due or 0,
+            waiting={reason or "": count for reason, count in per_reason.all()},
+            unpublished=unpublished or 0,
+        )
 
 
 class Outbox:

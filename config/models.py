@@ -45,7 +45,11 @@ class Seller(Base):
 
 
 class ProviderConnection(Base):
-    """A seller's account at an invoicing provider. `credentials` never leave this table."""
+    """A seller's account at an invoicing provider.
+
+    `sealed_credentials` is a Fernet token of the JSON credentials (config/credentials.py): the
+    plain values exist only in a worker's memory, never in the database or its backups.
+    """
 
     __tablename__ = "provider_connections"
     __table_args__ = (UniqueConstraint("seller_id", "name"),)
@@ -54,7 +58,7 @@ class ProviderConnection(Base):
     seller_id: Mapped[str] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(32))
-    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sealed_credentials: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(32), default="ok")
     status_detail: Mapped[str | None] = mapped_column(String(1000), default=None)
@@ -83,6 +87,21 @@ class OAuthToken(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     updated_at: Mapped[dt.datetime] = _now()
+
+
+class OAuthStateUse(Base):
+    """A consumed OAuth `state` nonce: a signed state completes one authorization, never two.
+
+    Rows older than the state's lifetime can go: an expired state is refused by its signature.
+    """
+
+    __tablename__ = "oauth_state_uses"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connection_id: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
 
 class Issuance(Base):

@@ -48,6 +48,15 @@ class SecretBox:
                 "a stored secret cannot be decrypted with the configured keys (was a key removed?)"
             ) from exc
 
+    def rotate(self, token: str) -> str:
+        """`token` re-encrypted with the first (newest) key, readable once older keys are gone."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretsNotConfigured(
+                "a stored secret cannot be decrypted with the configured keys (was a key removed?)"
+            ) from exc
+
     def sign(self, payload: dict[str, Any], ttl_seconds: int) -> str:
         """A tamper-proof, expiring token (e.g. OAuth `state`); not encrypted, so no secrets."""
         body = dict(payload, exp=int(time.time()) + ttl_seconds)

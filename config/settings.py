@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     worker_processes: int = Field(
         1, ge=1, description="Worker processes sharing each provider budget (rate limits)"
     )
+    max_in_flight: int = Field(
+        64, ge=1, le=10_000, description="Orders one worker process handles at once (ADR 0008)"
+    )
     wfirma_requests_per_15s: int = Field(30, ge=1)
     wfirma_requests_per_minute: int = Field(80, ge=1)
     wfirma_requests_per_hour: int = Field(2400, ge=1)
@@ -93,7 +96,16 @@ class Settings(BaseSettings):
         30, gt=0, description="How soon a dead worker's partitions move to a live one"
     )
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token of the HTTP configuration API (`invoice-router api`)"
+    )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line with correlation fields"
+    )
+    metrics_refresh_seconds: float = Field(
+        5.0, gt=0, description="How often backlog gauges and consumer lag are recomputed"
+    )
 
 
 def secret_box(settings: Settings) -> SecretBox:

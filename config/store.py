@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from config.credentials import read_credentials
 from config.models import ChannelMapping, ProviderConnection
+from config.secrets import SecretBox
 from domain.routing import ChannelRoute, ConnectionStatus, DocumentPolicy
 from schemas.invoices import Provider
 
@@ -34,8 +36,9 @@ class ConnectionConfig:
 
 
 class ConfigStore:
-    def __init__(self, sessions: async_sessionmaker, ttl: float = 2.0) -> None:
+    def __init__(self, sessions: async_sessionmaker, box: SecretBox, ttl: float = 2.0) -> None:
         self._sessions = sessions
+        self._box = box
         self._ttl = ttl
         self._routes: dict[tuple[str, str], tuple[float, ChannelRoute | None]] = {}
         self._connections: dict[int, tuple[float, ConnectionConfig | None]] = {}
@@ -55,7 +58,7 @@ class ConfigStore:
             return hit[1]
         async with self._sessions() as session:
             row = await session.get(ProviderConnection, connection_id)
-            conn = _connection(row) if row else None
+            conn = _connection(row, self._box) if row else None
         self._connections[connection_id] = (time.monotonic(), conn)
         return conn
 
@@ -107,12 +110,12 @@ def set_connection_status(
     )
 
 
-def _connection(row: ProviderConnection) -> ConnectionConfig:
+def _connection(row: ProviderConnection, box: SecretBox) -> ConnectionConfig:
     return ConnectionConfig(
         id=row.id,
         seller_id=row.seller_id,
         provider=Provider(row.provider),
-        credentials=dict(row.credentials),
+        credentials=read_credentials(row, box),
         options=dict(row.options),
         status=ConnectionStatus(row.status),
     )

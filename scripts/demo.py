@@ -27,7 +27,6 @@ import os
 import sys
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from adapters.kafka_admin import client_options
 from config.settings import Settings
 from schemas.deadletter import ERROR_CODE, REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from schemas.topics import dlq_topic, orders_topic
+from workers.events_tool import order_message
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS_DIR = ROOT / "demo" / "orders"
@@ -98,17 +98,9 @@ def load(sample: Sample) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
     raw = (ORDERS_DIR / sample.file).read_bytes()
     if sample.topic:
         return sample.topic, sample.key.encode(), raw, []
-    event = json.loads(raw)
-    event["id"] = str(uuid.uuid4())  # the files carry a placeholder; ids must be unique
-    sample.event = event
-    data = event["data"]
-    headers = [("ce_id", event["id"].encode()), ("ce_type", event["type"].encode())]
-    return (
-        orders_topic(data["channel"]),
-        data["order"]["order_id"].encode(),
-        json.dumps(event, ensure_ascii=False).encode(),
-        headers,
-    )
+    message = order_message(json.loads(raw))  # a fresh event id every run
+    sample.event = json.loads(message.value)
+    return message.topic, message.key, message.value, message.headers
 
 
 def order_id(sample: Sample) -> str:

@@ -1,8 +1,9 @@
 """The Faust app: consume every `orders.<channel>` topic, route, publish, then ack.
 
 Faust's own pattern subscription is a no-op in 0.15 (its aiokafka driver subscribes by name
-only), so channel topics are discovered by a timer and added to the subscription; a new channel
-needs no code change or restart (docs/adr/0001-worker-on-faust.md).
+only), so channel topics are listed at start and watched by a timer; a new one makes the worker
+stop gracefully and start again subscribed to it, with no operator involved
+(docs/adr/0001-worker-on-faust.md, decision 4).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import signal
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,13 +29,12 @@ from adapters.kafka_admin import (
 )
 from config.settings import Settings
 from schemas.deadletter import Headers
-from schemas.topics import orders_topic
 from workers import metrics
+from workers.dispatch import KeyOrderedDispatcher
 from workers.records import RawRecord
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
-RESUBSCRIBE_AFTER_SECONDS = 1.0  # Faust waits 45 s by default before acting on a new topic
 
 
 def _headers(raw: Any) -> Headers:
@@ -96,26 +98,38 @@ def _datadir(app_id: str) -> Path:
     return path
 
 
-def subscribe_more(app: faust.App, source: faust.types.TopicT, names: list[str]) -> None:
-    """Add topic names to a running agent's source topic.
+class Restart:
+    """Set when the worker stopped itself to pick up new channel topics (see `workers.cli`)."""
 
-    The agent consumes from a clone of `source` that the conductor routes to; the clone holds
-    its own copy of the names, so every channel object over these topics gets the new list, and
-    re-adding each one to the conductor makes it resubscribe (one rebalance).
+    requested: bool = False
+
+
+def request_restart(restart: Restart, new_topics: list[str]) -> None:
+    """Stop the way SIGTERM does (finish the record in hand, commit, leave the group).
+
+    Resubscribing a running Faust consumer lost a record of a just-created topic in CI (its
+    rebalance path drops records fetched between assignment and seek, and aiokafka does not
+    seek partitions that have no committed offset). A fresh start is the path every run takes.
     """
-    current = set(source.topics)
-    channels = [
-        source,
-        *(c for c in list(app.topics) if c is not source and set(c.topics) & current),
-    ]
-    for channel in channels:
-        channel.topics = [*channel.topics, *names]
-        if channel in app.topics:
-            app.topics.discard(channel)
-            app.topics.add(channel)
+    log.info("new channel topics %s: restarting the worker to subscribe", ", ".join(new_topics))
+    restart.requested = True
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
-def create_app(settings: Settings) -> faust.App:
+async def finish_in_flight(dispatcher: KeyOrderedDispatcher[EventT]) -> None:
+    """On stop or agent restart, let started orders finish and acknowledge what they can."""
+    try:
+        await dispatcher.drain()
+    except Exception as exc:  # already reported by the dispatcher; the agent is ending anyway
+        log.warning("in-flight orders ended with an error: %r", exc)
+
+
+def create_app(
+    settings: Settings, order_topics: list[str], restart: Restart | None = None
+) -> faust.App:
+    """The worker app consuming `order_topics`; when another channel topic appears it stops
+    and sets `restart.requested`."""
+    restart = restart or Restart()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
@@ -132,17 +146,18 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 3),
         autodiscover=False,
     )
-    app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_AFTER_SECONDS
     orders = app.topic(
-        *[orders_topic(c) for c in settings.channels],
+        *order_topics,
         key_serializer="raw",
         value_serializer="raw",
         allow_empty=True,
     )
     state: dict[str, Runtime] = {}
 
-    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
-        await app.producer.send_and_wait(
+    async def send(
+        topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> Awaitable[Any]:
+        return await app.producer.send(
             topic, key, value, partition=None, timestamp=None, headers=headers
         )
 
@@ -153,16 +168,22 @@ def create_app(settings: Settings) -> faust.App:
 
     metrics.serve(settings.metrics_port)
 
+    async def handle(event: EventT) -> None:
+        rt = runtime()
+        record = record_of(event)
+        outcome = await rt.router.route(record)  # durable in the ledger + outbox
+        await rt.publisher.flush()  # ... and in Kafka, before the offset may move
+        metrics.observe(record, outcome)
+
     @app.agent(orders, name="route-orders")
     async def route_orders(stream: StreamT) -> None:
         manual = stream.noack()  # ack only once the outcome is durable (see module doc)
-        async for event in manual.events():
-            rt = runtime()
-            record = record_of(event)
-            outcome = await rt.router.route(record)  # durable in the ledger + outbox
-            await rt.publisher.flush()  # ... and in Kafka, before the offset may move
-            metrics.observe(record, outcome)
-            await manual.ack(event)
+        dispatcher = KeyOrderedDispatcher(settings.max_in_flight, handle, manual.ack)
+        try:
+            async for event in manual.events():
+                await dispatcher.submit(event, event.message.tp, event.message.key)
+        finally:
+            await finish_in_flight(dispatcher)
 
     @app.timer(settings.retry_poll_seconds)
     @survives("retrying parked orders")
@@ -171,19 +192,26 @@ def create_app(settings: Settings) -> faust.App:
         rt = runtime()
         for entry in await rt.ledger.due():
             outcome = await rt.router.retry(entry)
-            metrics.OUTCOMES.labels(entry.source.topic, "retried", type(outcome).__name__).inc()
+            metrics.observe_retry(entry.source.topic, outcome)
         await rt.publisher.flush()
 
     @app.timer(settings.topic_discovery_seconds)
     @survives("discovering channel topics")
     async def discover_channels() -> None:
-        new = [t for t in await list_order_topics(settings) if t not in orders.topics]
-        if not new:
-            return
-        channels = [t.split(".", 1)[1] for t in new]
-        await ensure_topics(settings, topics_for_channels(channels))
-        log.info("subscribing to new channel topics: %s", ", ".join(new))
-        subscribe_more(app, orders, new)
+        new = [t for t in await list_order_topics(settings) if t not in order_topics]
+        if new and not restart.requested:
+            channels = [t.split(".", 1)[1] for t in new]
+            await ensure_topics(settings, topics_for_channels(channels))
+            request_restart(restart, new)
+
+    if settings.metrics_port:
+
+        @app.timer(settings.metrics_refresh_seconds)
+        @survives("refreshing metrics")
+        async def refresh_metrics() -> None:
+            """Backlog gauges from the ledger, lag of the partitions this worker holds."""
+            metrics.observe_backlog(await runtime().ledger.backlog())
+            await metrics.observe_consumer_lag(app.consumer)
 
     @app.on_before_shutdown.connect
     async def close_runtime(_app: faust.App, **_: Any) -> None:

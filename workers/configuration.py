@@ -7,7 +7,7 @@ from typing import Any
 from adapters.fakturownia import AccountLinkError, normalise_account
 from config.apply import ConfigError, ConnectionSpec, apply_config, load_config, show_config
 from config.db import sessions_for
-from config.settings import Settings
+from config.settings import Settings, secret_box
 from schemas.invoices import Provider
 
 
@@ -50,9 +50,9 @@ def _check_wfirma(spec: ConnectionSpec) -> None:
 async def apply_file(settings: Settings, text: str) -> list[str]:
     config = load_config(text, check_connection)
     async with sessions_for(settings.database_url) as sessions:
-        return (await apply_config(sessions, config)).changes
+        return (await apply_config(sessions, config, secret_box(settings))).changes
 
 
 async def show(settings: Settings) -> dict[str, Any]:
     async with sessions_for(settings.database_url) as sessions:
-        return await show_config(sessions)
+        return await show_config(sessions, secret_box(settings))

@@ -1,9 +1,20 @@
-"""Prometheus counters for what the router decides (prometheus-client's default registry)."""
+"""Prometheus metrics of the worker (prometheus-client's default registry).
+
+Counters follow what the router decides; gauges are recomputed by a timer from the ledger
+and the consumer (workers/app.py). Labels are bounded sets (topics, channels, providers,
+codes, reasons, partitions): never seller, order or event ids. Provider call latency lives
+with the adapters (adapters/observe.py). Dashboard: docs/grafana/invoice-router.json.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, start_http_server
+from typing import Any
 
+from prometheus_client import Counter, Gauge, start_http_server
+
+from config.ledger import Backlog
+from domain.ledger import ParkReason
+from schemas.invoices import InvoiceFailed, InvoiceIssued
 from workers.records import (
     DeadLettered,
     Failed,
@@ -23,10 +34,52 @@ OUTCOMES = Counter(
     "Outcomes per channel: issued, failed (by code), dead_lettered (by reason), skipped (by why)",
     ["topic", "outcome", "code"],
 )
+DOCUMENTS = Counter(
+    "invoice_router_documents_total",
+    "Documents issued or failed per provider (`unknown` for failures, which do not name it), "
+    "channel, document kind and failure code (empty when issued)",
+    ["provider", "channel", "kind", "result", "code"],
+)
+DEAD_LETTERS = Counter(
+    "invoice_router_dead_letters_total",
+    "Records dead-lettered by the consumer, per source topic and error code",
+    ["source_topic", "code"],
+)
+RETRIES_DUE = Gauge(
+    "invoice_router_retries_due",
+    "Parked or in-doubt orders whose retry time has come (growing: the scheduler falls behind)",
+)
+PARKED = Gauge(
+    "invoice_router_parked_orders",
+    "Orders waiting in the ledger (parked or in doubt) per park reason",
+    ["reason"],
+)
+OUTBOX_UNPUBLISHED = Gauge(
+    "invoice_router_outbox_unpublished", "Outcome records written to the outbox, not yet in Kafka"
+)
+CONSUMER_LAG = Gauge(
+    "invoice_router_consumer_lag",
+    "Records of an assigned partition not yet committed (highwater minus committed offset)",
+    ["topic", "partition"],
+)
+UNKNOWN = "unknown"
+
+
+def _issued(event: InvoiceIssued) -> tuple[str, ...]:
+    doc = event.data.document
+    return doc.provider.value, event.data.channel, doc.kind.value, "issued", ""
+
+
+def _failed(event: InvoiceFailed) -> tuple[str, ...]:
+    data = event.data
+    kind = data.document_kind.value if data.document_kind else UNKNOWN
+    return UNKNOWN, data.channel, kind, "failed", data.failure.code.value
 
 
 def observe(record: RawRecord, outcome: Outcome) -> None:
+    """Count one consumed record's outcome."""
     EVENTS_CONSUMED.labels(record.topic).inc()
+    _count_documents(record.topic, outcome)
     match outcome:
         case Issued(event):
             labels = ("issued", event.data.document.kind.value)
@@ -41,6 +94,60 @@ def observe(record: RawRecord, outcome: Outcome) -> None:
         case Superseded():
             labels = ("superseded", "")
     OUTCOMES.labels(record.topic, *labels).inc()
+
+
+def observe_retry(topic: str, outcome: Outcome) -> None:
+    """Count the outcome of a parked order's retry (not a consumed record)."""
+    _count_documents(topic, outcome)
+    OUTCOMES.labels(topic, "retried", type(outcome).__name__).inc()
+
+
+def _count_documents(topic: str, outcome: Outcome) -> None:
+    match outcome:
+        case Issued(event):
+            DOCUMENTS.labels(*_issued(event)).inc()
+        case Failed(event):
+            DOCUMENTS.labels(*_failed(event)).inc()
+        case DeadLettered(_, reason):
+            DEAD_LETTERS.labels(topic, reason.code).inc()
+        case _:
+            pass
+
+
+def observe_backlog(backlog: Backlog) -> None:
+    """Set the ledger gauges; every known reason is set, so a drained one reads 0."""
+    RETRIES_DUE.set(backlog.due)
+    OUTBOX_UNPUBLISHED.set(backlog.unpublished)
+    for reason in {*(r.value for r in ParkReason), *backlog.waiting}:
+        PARKED.labels(reason or UNKNOWN).set(backlog.waiting.get(reason, 0))
+
+
+async def observe_consumer_lag(consumer: Any) -> None:
+    """Lag of the partitions a Faust consumer holds now; revoked ones are dropped.
+
+    Highwater comes from the last fetch; the reference is the offset Faust committed last (the
+    ledger is durable up to there), or the fetch position before the first commit.
+    """
+    committed = getattr(consumer, "_committed_offset", {})  # no public accessor in Faust 0.15
+    assigned = consumer.assignment()
+    for tp in assigned:
+        highwater = consumer.highwater(tp)
+        done = committed.get(tp)
+        if done is None:
+            done = await consumer.position(tp)
+        if highwater is not None and done is not None:
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - done))
+    held = {(tp.topic, str(tp.partition)) for tp in assigned}
+    for labels in _lag_series() - held:
+        CONSUMER_LAG.remove(*labels)
+
+
+def _lag_series() -> set[tuple[str, str]]:
+    return {
+        (s.labels["topic"], s.labels["partition"])
+        for metric in CONSUMER_LAG.collect()
+        for s in metric.samples
+    }
 
 
 def serve(port: int | None) -> None:

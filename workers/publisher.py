@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,12 +24,17 @@ from schemas.topics import INVOICES_FAILED, INVOICES_ISSUED, dlq_topic
 from workers.records import RawRecord
 
 log = logging.getLogger(__name__)
+BATCH = 500  # outbox rows per round trip to the database
 
 
-class SendAndWait(Protocol):
+class Send(Protocol):
+    """Queue a record in the producer (in call order) and return what to await for the
+    broker's acknowledgement: sending a batch then awaiting keeps Kafka busy without waiting
+    for one round trip per record, and the producer keeps their order per partition."""
+
     async def __call__(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> Any: ...
+    ) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def dead_letter_record(
 
 
 class OutboxPublisher:
-    def __init__(self, outbox: Outbox, send: SendAndWait, max_backoff: float = 30.0) -> None:
+    def __init__(self, outbox: Outbox, send: Send, max_backoff: float = 30.0) -> None:
         self._outbox = outbox
         self._send = send
         self._max_backoff = max_backoff
@@ -83,24 +89,29 @@ class OutboxPublisher:
         """Publish everything pending, in order; returns how many records went out."""
         sent = 0
         async with self._lock:  # one flusher per process keeps the order per key
-            while batch := await self._outbox.pending():
-                for outbox_id, record in batch:
-                    await self._deliver(record)
-                    await self._outbox.mark_published([outbox_id])
-                    sent += 1
+            while batch := await self._outbox.pending(BATCH):
+                await self._deliver([record for _, record in batch])
+                await self._outbox.mark_published([outbox_id for outbox_id, _ in batch])
+                sent += len(batch)
         return sent
 
-    async def _deliver(self, record: OutboxRecord) -> None:
+    async def _deliver(self, records: list[OutboxRecord]) -> None:
+        """Until the broker has acknowledged every record; a failed batch is sent again whole
+        (at-least-once: consumers deduplicate by event id, docs/events.md)."""
         delay = 0.2
         while True:
             try:
-                await self._send(record.topic, record.key, record.value, record.headers)
+                acks = [await self._send(r.topic, r.key, r.value, r.headers) for r in records]
+                await asyncio.gather(*acks)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker is down or refusing: keep the outcome
                 log.warning(
-                    "publishing to %s failed (%s); retrying in %.1fs", record.topic, exc, delay
+                    "publishing %d record(s) failed (%s); retrying in %.1fs",
+                    len(records),
+                    exc,
+                    delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(self._max_backoff, delay * 2)

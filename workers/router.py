@@ -22,6 +22,7 @@ from schemas.invoices import InvoiceIssued
 from schemas.orders import OrderCompleted, OrderEvent, OrderRefunded
 from schemas.topics import channel_of
 from workers.issuance import IssuanceService, Job, slot_of
+from workers.logs import bind, correlate
 from workers.publisher import Topics, dead_letter_record, stored_event_record
 from workers.records import DeadLettered, Issued, Outcome, Parked, RawRecord, Superseded
 
@@ -80,6 +81,10 @@ class OrderRouter:
 
     async def route(self, record: RawRecord) -> Outcome:
         """A record consumed from Kafka."""
+        with correlate(topic=record.topic, partition=record.partition, offset=record.offset):
+            return await self._route(record)
+
+    async def _route(self, record: RawRecord) -> Outcome:
         try:
             event = parse(record)
             if isinstance(event, DeadLettered):
@@ -109,13 +114,22 @@ class OrderRouter:
 
     async def retry(self, entry: Entry) -> Outcome:
         """A parked entry whose time has come (called by the retry scheduler)."""
-        event = _ORDER_EVENT.validate_json(entry.source.value)
-        return await self._claim_and_process(event, entry.source, from_scheduler=True)
+        source = entry.source
+        with correlate(topic=source.topic, partition=source.partition, offset=source.offset):
+            event = _ORDER_EVENT.validate_json(source.value)
+            return await self._claim_and_process(event, source, from_scheduler=True)
 
     async def _claim_and_process(
         self, event: OrderCompleted | OrderRefunded, source: Source, *, from_scheduler: bool
     ) -> Outcome:
         key = ledger_key(event)
+        bind(
+            event_id=event.id,
+            seller_id=key.seller_id,
+            channel=key.channel,
+            order_id=key.order_id,
+            refund_id=key.refund_id,
+        )
         while True:
             claim = await self._ledger.claim(key, source, from_scheduler=from_scheduler)
             match claim.outcome:

@@ -10,11 +10,11 @@ from adapters.registry import ProviderRegistry
 from config.clock import utcnow
 from config.db import create_engine, session_factory
 from config.ledger import Ledger, Outbox
-from config.settings import Settings
+from config.settings import Settings, secret_box
 from config.store import ConfigStore
 from domain.ledger import RetrySchedule
 from workers.issuance import IssuanceService
-from workers.publisher import OutboxPublisher, SendAndWait, Topics
+from workers.publisher import OutboxPublisher, Send, Topics
 from workers.router import OrderRouter
 
 
@@ -27,10 +27,10 @@ class Runtime:
     publisher: OutboxPublisher
 
     @classmethod
-    def build(cls, settings: Settings, send: SendAndWait) -> Runtime:
+    def build(cls, settings: Settings, send: Send) -> Runtime:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
-        store = ConfigStore(sessions, ttl=settings.config_cache_seconds)
+        store = ConfigStore(sessions, secret_box(settings), ttl=settings.config_cache_seconds)
         providers = ProviderRegistry(settings, sessions)
         ledger = Ledger(sessions, lease_seconds=settings.claim_lease_seconds)
         topics = Topics(

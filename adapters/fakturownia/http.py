@@ -6,10 +6,12 @@ their text in `message` (a string or a field map), `error` or `errors`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
+from adapters import observe
 from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     DuplicateDocument,
@@ -19,6 +21,15 @@ from domain.ports import (
     ProviderRateLimited,
     ProviderValidationError,
 )
+
+# The API path after the account part (the simulator puts the account prefix in the path).
+_ENDPOINT = re.compile(r"/(?:invoices|departments)(?:[/.].*)?$")
+
+
+def endpoint(path: str) -> str:
+    """The endpoint template of a request path, for metric labels: `/invoices/{id}.json`."""
+    found = _ENDPOINT.search(path)
+    return observe.template(found.group(0)) if found else "other"
 
 
 def error_text(body: Any, fallback: str) -> str:
@@ -47,6 +58,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
     """The parsed body of a successful answer; otherwise the matching ProviderError."""
+    observe.answered("fakturownia", endpoint(response.request.url.path), response)
     body = parse_body(response)
     status = response.status_code
     where = f"{response.request.method} {response.request.url.path}"
@@ -87,4 +99,5 @@ def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
 
 def raise_for_transport(exc: httpx.HTTPError, *, creates: bool, where: str) -> ProviderError:
     """A transport failure: in doubt for a create that may have reached the server."""
+    observe.unanswered("fakturownia", where, exc)
     return transport_error(exc, provider="Fakturownia", creates=creates, where=where)

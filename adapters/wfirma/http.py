@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from adapters import observe
 from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     ProviderAuthError,
@@ -174,6 +175,7 @@ def raise_for_answer(
 ) -> Any:
     """The parsed body of an `OK` answer (or of a plain `ERROR` refusal when `refusal_ok`:
     `invoices/send` reports a refused e-mail that way); otherwise the matching ProviderError."""
+    observe.answered("wfirma", f"/{module}/{action}", response)
     body = parse_body(response)
     code, message = status_of(body, response.text)
     http = response.status_code
@@ -297,4 +299,5 @@ def _refusal(message: str, body: Any, module: str, singular: str, detail: str) -
 
 def raise_for_transport(exc: httpx.HTTPError, *, creates: bool, where: str) -> ProviderError:
     """A transport failure: in doubt for a create that may have reached the server."""
+    observe.unanswered("wfirma", where, exc)
     return transport_error(exc, provider="wFirma", creates=creates, where=where)

@@ -36,17 +36,20 @@ from tests.faults.support import ExpectedBug, FaultRun, Hit
 pytestmark = pytest.mark.integration
 RETRY_AFTER = 3
 TOLERANCE = 0.05  # seconds: both sides read the same monotonic clock
+# A worker keeps many requests in flight (ADR 0008): those already sent when the 429 was
+# answered reach the simulator just after it, before the worker could read the 429.
+ON_THE_WIRE = 0.25
 
 
 def early_requests(hits: list[Hit], account: str, key_of=None) -> list[tuple[Hit, Hit]]:
-    """Requests that came sooner than Retry-After after a 429, each with the 429 it ignored:
-    requests for the same order when `key_of` is given, else any request to the account."""
+    """Requests sent after a 429 was answered but sooner than its Retry-After, each with the 429
+    it ignored: requests for the same order when `key_of` is given, else any to the account."""
     early: dict[Hit, Hit] = {}
     ours = [h for h in hits if h.account == account]
     for limited in (h for h in ours if h.status == 429):
-        until = limited.end + RETRY_AFTER - TOLERANCE
+        since, until = limited.end + ON_THE_WIRE, limited.end + RETRY_AFTER - TOLERANCE
         for h in ours:
-            if limited.end < h.start < until and (key_of is None or key_of(h) & key_of(limited)):
+            if since < h.start < until and (key_of is None or key_of(h) & key_of(limited)):
                 early.setdefault(h, limited)
     return [(limited, h) for h, limited in early.items()]
 

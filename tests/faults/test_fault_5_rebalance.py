@@ -22,7 +22,7 @@ from tests.faults.support import FaultRun
 from tests.integration.harness import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
-CREATE = re.compile(r"HTTP Request: POST \S+/(invoices\.json|invoices/add\?)")
+CREATE = re.compile(r"(fakturownia|wfirma) POST /(invoices\.json|invoices/add) answered")
 
 
 @pytest.mark.parametrize("signal", ["sigterm", "sigkill"])

@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from config.secrets import SecretBox
 from config.settings import Settings
 from workers.configuration import apply_file
 
@@ -35,6 +36,7 @@ class Stack:
     fakturownia_base: str = ""
     partitions: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    secret_key: str = field(default_factory=SecretBox.new_key)
 
     @property
     def group(self) -> str:
@@ -62,6 +64,7 @@ class Stack:
             # the broker is shared between tests: only discover this test's channel topics
             "INVOICE_ROUTER_ORDERS_TOPIC_PATTERN": rf"^orders\.[a-z0-9_-]+-{self.uid}$",
             "INVOICE_ROUTER_CONFIG_CACHE_SECONDS": "0.5",
+            "INVOICE_ROUTER_SECRET_KEYS": self.secret_key,
             **self.extra_env,
         }
 

@@ -4,14 +4,17 @@ exactly one refresh per expiry across workers, rotation kept, revocation → nee
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.wfirma.oauth import GrantRevoked, OAuthApp, OAuthClient
+from config.clock import utcnow
 from config.db import create_engine, session_factory, upgrade
 from config.models import OAuthToken, ProviderConnection, Seller
 from config.secrets import SecretBox
@@ -60,12 +63,21 @@ async def authorize(client: OAuthClient, base: str) -> str:
     return back["code"][0]
 
 
+async def expire(engine: AsyncEngine, connection_id: int) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(
+            update(OAuthToken)
+            .where(OAuthToken.connection_id == connection_id)
+            .values(expires_at=utcnow() - dt.timedelta(minutes=1))
+        )
+
+
 async def setup(db_url: str, base: str) -> tuple[TokenStore, OAuthClient, int, object]:
     upgrade(db_url)
     engine = create_engine(db_url)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
-        conn = ProviderConnection(name="wf", provider="wfirma", credentials={}, options={})
+        conn = ProviderConnection(name="wf", provider="wfirma", options={})
         session.add(Seller(id="s1", name="S", connections=[conn], mappings=[]))
     client = OAuthClient(
         OAuthApp("cid", "csecret", REDIRECT), api_url=base, auth_url="https://wfirma.pl/oauth2/auth"
@@ -80,8 +92,9 @@ async def test_concurrent_refreshes_hit_the_token_endpoint_once(wfirma, db_url: 
     store, client, conn_id, engine = await setup(db_url, base)
     # two "worker processes": separate token objects, separate engines, one database
     other = TokenStore(session_factory(create_engine(db_url)), BOX)
-    a = ConnectionTokens(store, conn_id, client.refresh)  # ttl 30 s < lead 120 s: refresh due
-    b = ConnectionTokens(other, conn_id, client.refresh)
+    await expire(engine, conn_id)  # the stored token is stale; a refreshed one (30 s) is fresh
+    a = ConnectionTokens(store, conn_id, client.refresh, lead_seconds=5)
+    b = ConnectionTokens(other, conn_id, client.refresh, lead_seconds=5)
     first, second = await asyncio.gather(a.access_token(), b.access_token())
     refreshes = [r for r in sim.token_requests() if r.grant_type == "refresh_token"]
     assert len(refreshes) == 1 and refreshes[0].error is None

@@ -46,13 +46,14 @@ async def test_generate_then_callback_stores_encrypted_tokens(
     upgrade(url)
     engine = create_engine(url)
     sessions = session_factory(engine)
-    await apply_config(sessions, load_config(CONFIG, check_connection))
+    key = SecretBox.new_key()
+    await apply_config(sessions, load_config(CONFIG, check_connection), SecretBox([key]))
     async with sim.serve() as base:
         settings = Settings(
             database_url=url,
             wfirma_api_url=base,
             wfirma_auth_url=f"{base}/oauth2/auth",
-            secret_keys=SecretBox.new_key(),
+            secret_keys=key,
         )
         consent = await authorization_url(settings, sessions, "s1", "wf")
         query = parse_qs(urlsplit(consent).query)

@@ -6,7 +6,10 @@ import pytest
 
 from config.apply import ConfigError, apply_config, load_config, show_config
 from config.db import create_engine, session_factory, upgrade
+from config.secrets import SecretBox
 from workers.configuration import check_connection
+
+BOX = SecretBox([SecretBox.new_key()])
 
 TEXT = """
 # tokens come from ${NOT_EXPANDED_IN_COMMENTS}
@@ -43,13 +46,13 @@ async def test_apply_is_idempotent_and_never_shows_secrets(
     engine = create_engine(url)
     sessions = session_factory(engine)
     cfg = load_config(TEXT, check_connection)
-    first = await apply_config(sessions, cfg)
-    second = await apply_config(sessions, load_config(TEXT, check_connection))
-    shown = await show_config(sessions)
+    first = await apply_config(sessions, cfg, BOX)
+    second = await apply_config(sessions, load_config(TEXT, check_connection), BOX)
+    shown = await show_config(sessions, BOX)
     no_channels = TEXT.replace(
         'channels:\n      - {channel: ovoko, connection: main, target: "7"}', "channels: []"
     )
-    removed = await apply_config(sessions, load_config(no_channels, check_connection))
+    removed = await apply_config(sessions, load_config(no_channels, check_connection), BOX)
     await engine.dispose()
     assert "seller s1: created" in first.changes and second.changes == []
     assert shown["sellers"][0]["connections"][0]["options"]["account"] == "one"  # normalised

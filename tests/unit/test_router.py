@@ -11,6 +11,7 @@ from config.apply import apply_config, load_config
 from config.db import create_engine, session_factory, upgrade
 from config.ledger import Ledger, Outbox, Source
 from config.models import Issuance, ProviderConnection
+from config.secrets import SecretBox
 from config.store import ConfigStore
 from domain.documents import sales_document
 from domain.ledger import LedgerKey, RetrySchedule, Slot, State
@@ -22,6 +23,8 @@ from workers.issuance import IssuanceService
 from workers.publisher import Topics
 from workers.records import DeadLettered, Failed, Issued, Parked, RawRecord, Skipped
 from workers.router import OrderRouter, ledger_key, parse
+
+BOX = SecretBox([SecretBox.new_key()])
 
 CONFIG = """
 sellers:
@@ -51,7 +54,7 @@ class Env:
     def __init__(self, sessions, provider: FakeProvider, schedule: str) -> None:
         self.sessions = sessions
         self.provider = provider
-        self.store = ConfigStore(sessions, ttl=0)
+        self.store = ConfigStore(sessions, BOX, ttl=0)
         self.ledger = Ledger(sessions, lease_seconds=30)
         service = IssuanceService(
             self.store,
@@ -82,7 +85,7 @@ async def env(tmp_path: Path, request: pytest.FixtureRequest) -> Env:
     upgrade(url)
     engine = create_engine(url)
     sessions = session_factory(engine)
-    await apply_config(sessions, load_config(CONFIG))
+    await apply_config(sessions, load_config(CONFIG), BOX)
     yield Env(sessions, FakeProvider(), schedule)
     await engine.dispose()
 

@@ -1,0 +1,172 @@
+"""Logging for the worker: text for people, JSON lines for log pipelines, both redacted.
+
+Every line carries the correlation fields of the record being processed (event id, seller,
+channel, order id, source coordinates) and of the provider call made last for it. They live
+in `contextvars`, so concurrent records never mix them up. Secrets (tokens, client secrets,
+passwords in URLs, `Authorization` values) and e-mail addresses are masked in every line,
+whatever logged it, tracebacks included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import logging.config
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+from adapters import observe
+
+LogFormat = Literal["text", "json"]
+REDACTED = "[REDACTED]"
+_NONE: Mapping[str, object] = MappingProxyType({})
+_FIELDS: ContextVar[Mapping[str, object]] = ContextVar("log_correlation", default=_NONE)
+_SECRET_KEY = (
+    r"[\w-]*(?:token|secret|passw(?:or)?d)[\w-]*|authorization|api_?key|access_?key|app_?key"
+)
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # `Bearer abc`, `Basic abc` (an Authorization header's value; capitalised, unlike prose)
+    (re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]+"), rf"\1 {REDACTED}"),
+    # api_token=abc, "client_secret": "abc", 'refresh_token': 'abc', accessKey: abc
+    (
+        re.compile(rf"(?i)(\b(?:{_SECRET_KEY})\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;)}}\]]+"),
+        rf"\1{REDACTED}",
+    ),
+    # an OAuth redirect's ?code=...&state=...
+    (re.compile(r"([?&](?:code|state)=)[^\s\"'&#]+"), rf"\1{REDACTED}"),
+    # scheme://user:password@host
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@"), rf"\1{REDACTED}@"),
+    # SQLAlchemy errors echo statement parameters (order events with buyer data) on one line
+    (re.compile(r"\[parameters: [^\n]*"), f"[parameters: {REDACTED}]"),
+    # personal data: e-mail addresses
+    (re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "[email]"),
+)
+# httpx logs every request's full URL (query string included) at INFO; the adapters log their
+# own redacted line per call instead (adapters/observe.py).
+_QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def redact(text: str) -> str:
+    """`text` with secrets and e-mail addresses masked."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
+# --- correlation ---------------------------------------------------------------------------
+
+
+def _present(fields: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in fields.items() if v is not None and v != ""}
+
+
+@contextmanager
+def correlate(**fields: object) -> Iterator[None]:
+    """Tag every log line inside the block with `fields` (one record's processing); provider
+    calls made inside add theirs until the block ends."""
+    token = _FIELDS.set({**_FIELDS.get(), **_present(fields)})
+    try:
+        with observe.call_scope():
+            yield
+    finally:
+        _FIELDS.reset(token)
+
+
+def bind(**fields: object) -> None:
+    """Add fields learnt inside a `correlate` block (e.g. the event id once parsed); they end
+    with the block."""
+    _FIELDS.set({**_FIELDS.get(), **_present(fields)})
+
+
+def correlation() -> dict[str, object]:
+    """The fields of the current context: the record's, then its last provider call's."""
+    return {**_FIELDS.get(), **observe.last_call()}
+
+
+# --- formatters ----------------------------------------------------------------------------
+
+
+class JsonFormatter(_JsonFormatter):
+    """One JSON object per line: time, level, logger, message, correlation fields, exc_info."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+        )
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+            timespec="milliseconds"
+        )
+        super().add_fields(log_data, record, message_dict)
+        log_data.update(correlation())
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: _scrub(value) for key, value in log_data.items()}
+
+
+class TextFormatter(logging.Formatter):
+    """Faust's usual line, then the correlation fields as `key=value`."""
+
+    def __init__(self) -> None:
+        super().__init__("[%(asctime)s] [%(process)s] [%(levelname)s] %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        fields = correlation()
+        return f"{line} | {' '.join(f'{k}={v}' for k, v in fields.items())}" if fields else line
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def logging_config(log_format: LogFormat, level: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` dict: one stdout handler with the chosen formatter.
+
+    A fresh dict on every call: `dictConfig` and Faust's worker may modify what they are given.
+    """
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": {"()": formatter}},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "loggers": {name: {"level": "WARNING"} for name in _QUIET_LOGGERS},
+        "root": {"level": level.upper(), "handlers": ["default"]},
+    }
+
+
+def configure(log_format: LogFormat, level: str) -> dict[str, Any]:
+    """Apply the configuration now (for what runs before Faust starts) and return a fresh
+    copy for `faust.Worker(logging_config=...)`, which applies it again at start."""
+    logging.config.dictConfig(logging_config(log_format, level))
+    logging.captureWarnings(True)  # warnings become log lines, in the same format
+    return logging_config(log_format, level)
