@@ -121,6 +121,7 @@ class InvoiceFailedData(_Out):
     source_event_id: Identifier
     refund_id: Identifier | None = None
     document_kind: DocumentKind | None = None
+    provider: Provider | None = None  # absent when no provider was chosen (e.g. no mapping)
     failure: Failure
 
 

@@ -18,6 +18,7 @@ from schemas.invoices import (
     InvoiceIssued,
     InvoiceIssuedData,
     IssuedDocument,
+    Provider,
 )
 
 SOURCE = "urn:invoice-router:worker"
@@ -33,6 +34,7 @@ class Fact:
     source_event_id: str
     document_kind: DocumentKind | None = None
     refund_id: str | None = None
+    provider: Provider | None = None  # known once the channel is mapped; not part of the key
 
     @property
     def key(self) -> str:
@@ -73,5 +75,10 @@ def issued_event(fact: Fact, document: IssuedDocument) -> InvoiceIssued:
 def failed_event(fact: Fact, failure: Failure) -> InvoiceFailed:
     return InvoiceFailed(
         **_envelope(INVOICE_FAILED, fact),
-        data=InvoiceFailedData(**_common(fact), document_kind=fact.document_kind, failure=failure),
+        data=InvoiceFailedData(
+            **_common(fact),
+            document_kind=fact.document_kind,
+            provider=fact.provider,
+            failure=failure,
+        ),
     )

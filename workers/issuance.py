@@ -129,6 +129,7 @@ class IssuanceService:
 
     def _fact(self, job: Job, route: ChannelRoute | None) -> Fact:
         data = job.event.data
+        provider = route.provider if route else None
         if isinstance(job.event, OrderRefunded):
             return Fact(
                 data.seller_id,
@@ -137,6 +138,7 @@ class IssuanceService:
                 job.event.id,
                 DocumentKind.CORRECTION,
                 data.refund.refund_id,
+                provider,
             )
         kind = job.entry.document_kind or (
             decide_sales_document(data.order, route).value if route else None
@@ -147,6 +149,7 @@ class IssuanceService:
             data.order.order_id,
             job.event.id,
             DocumentKind(kind) if kind else None,
+            provider=provider,
         )
 
     @staticmethod

@@ -73,7 +73,8 @@ def _issued(event: InvoiceIssued) -> tuple[str, ...]:
 def _failed(event: InvoiceFailed) -> tuple[str, ...]:
     data = event.data
     kind = data.document_kind.value if data.document_kind else UNKNOWN
-    return UNKNOWN, data.channel, kind, "failed", data.failure.code.value
+    provider = data.provider.value if data.provider else UNKNOWN
+    return provider, data.channel, kind, "failed", data.failure.code.value
 
 
 def observe(record: RawRecord, outcome: Outcome) -> None:

@@ -1,6 +1,7 @@
 """Fault 5: two worker processes in one consumer group; one stops mid-run (a rebalance).
 
-Topics have 4 partitions, so both workers own some. Once about a third of the documents exist,
+Topics have 4 partitions, so both workers own some (the orders are published once both are in
+the group, each with 4 orders in flight). Once about a third of the documents exist,
 worker B is stopped: gracefully (SIGTERM: it leaves the group, Faust cancels its agent) or
 with `kill -9` (its claims stay until their lease expires and its partitions move only after
 the session timeout). Worker A takes its partitions over; records B had read but not acked
@@ -33,14 +34,24 @@ def test_fault_5_a_rebalance_mid_run_loses_and_duplicates_nothing(
     run.name = f"fault-5-{signal}"
     n = 400 if run.long else 120
     docs, records = run.orders(n, "R", refund_every=10)
-    run.slow_creates(0.1)  # stretch the run so that the stop lands in its middle
-    run.produce(records)
+    # stretch the run so that the stop lands in its middle: few orders in flight, slow creates
+    run.stack.extra_env["INVOICE_ROUTER_MAX_IN_FLIGHT"] = "4"
+    run.slow_creates(0.5)
     a = run.start_worker("worker-a")
     b = run.start_worker("worker-b")
 
+    def log_of(name: str) -> str:
+        return (run.tmp / f"{name}.log").read_text(errors="replace")
+
     def creates_by(name: str) -> int:
-        text = (run.tmp / f"{name}.log").read_text(errors="replace")
-        return sum(1 for line in text.splitlines() if CREATE.search(line))
+        return sum(1 for line in log_of(name).splitlines() if CREATE.search(line))
+
+    def both_in_group() -> bool:  # both ready, the first one again after the second joined
+        ready = [log_of(w).count("Worker ready") for w in ("worker-a", "worker-b")]
+        return min(ready) >= 1 and sum(ready) >= 3
+
+    run.wait_for("both workers in the group", both_in_group, timeout=90)  # before any order
+    run.produce(records)
 
     run.wait_for(
         "both workers to issue documents",

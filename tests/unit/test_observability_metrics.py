@@ -60,11 +60,14 @@ def _document() -> IssuedDocument:
     )
 
 
+WFIRMA = Provider.WFIRMA
+
+
 def test_documents_are_counted_per_provider_channel_kind_and_code() -> None:
     channel = _channel()
     topic = f"orders.{channel}"
     rec = RawRecord(topic, 0, 1, b"k", b"{}", [])
-    fact = Fact("seller-1", channel, "ORDER-1", "ev-1", DocumentKind.RECEIPT)
+    fact = Fact("seller-1", channel, "ORDER-1", "ev-1", DocumentKind.RECEIPT, provider=WFIRMA)
     failure = Failure(
         code=FailureCode.INVALID_TAX_ID,
         failure_class=FailureClass.PERMANENT,
@@ -76,6 +79,9 @@ def test_documents_are_counted_per_provider_channel_kind_and_code() -> None:
     docs = "invoice_router_documents_total"
     common = {"channel": channel, "kind": "receipt"}
     assert value(docs, provider="wfirma", result="issued", code="", **common) == 1
+    assert value(docs, provider="wfirma", result="failed", code="invalid_tax_id", **common) == 1
+    unmapped = Fact("seller-1", channel, "ORDER-2", "ev-2", DocumentKind.RECEIPT)
+    metrics.observe(rec, Failed(failed_event(unmapped, failure)))
     assert value(docs, provider="unknown", result="failed", code="invalid_tax_id", **common) == 1
     labelled = {
         s.labels["channel"]: s.labels
