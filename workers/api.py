@@ -1,4 +1,4 @@
-"""The HTTP configuration API: seller onboarding (workers/sellers.py) for a platform's UI.
+"""The HTTP configuration API: seller onboarding (workers/sellers/) for a platform's UI.
 
 `/v1` needs the bearer token INVOICE_ROUTER_API_TOKEN (compared in constant time); the wFirma
 OAuth callback is protected by its signed, single-use `state` instead, because wFirma's redirect

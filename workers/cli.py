@@ -412,7 +412,7 @@ def seller() -> None:
 
 
 def _sellers(call: Callable[[Any, Any], Coroutine[Any, Any, T]]) -> T:
-    """Run `call(settings, sessions)` from workers/sellers.py; refusals become one-line errors."""
+    """Run `call(settings, sessions)` from workers/sellers/; refusals become one-line errors."""
     from config.db import sessions_for
     from workers.sellers import SellerServiceError
 

@@ -10,6 +10,7 @@ import httpx
 
 from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_transport
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
+from adapters.tls import shared_tls
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
 from domain.ports import Delivery, Department, ProviderBusy, ProviderRateLimited
@@ -39,6 +40,7 @@ class FakturowniaProvider:
             transport=transport,
             headers={"Accept": "application/json", "Authorization": f"Bearer {api_token}"},
             follow_redirects=False,  # a redirect must never carry the token elsewhere
+            verify=shared_tls(),
         )
 
     def __repr__(self) -> str:

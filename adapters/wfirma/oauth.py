@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from adapters.tls import shared_tls
 from domain.ports import ProviderAuthError, ProviderUnavailable
 
 # What the seller registers with the app (the setup guide's list). Listing numbering series
@@ -75,7 +76,9 @@ class OAuthClient:
         self.app = app
         self._auth_url = auth_url
         self._token_url = f"{api_url.rstrip('/')}/oauth2/token"
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, follow_redirects=False, verify=shared_tls()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from adapters.tls import shared_tls
 from adapters.wfirma.auth import WfirmaAuth
 from adapters.wfirma.corrections import correction_envelope, line_versions
 from adapters.wfirma.http import (
@@ -96,6 +97,7 @@ class WfirmaProvider:
             transport=transport,
             headers={"Accept": "application/json"},
             follow_redirects=False,  # a redirect must never carry the credentials elsewhere
+            verify=shared_tls(),
         )
 
     def __repr__(self) -> str:
@@ -120,8 +122,8 @@ class WfirmaProvider:
         if company_scoped and self.company_id is not None:
             params["company_id"] = str(self.company_id)
         path = f"/{module}/{action}" + (f"/{object_id}" if object_id else "")
-        if self._limiter is not None:  # before the credentials: a wait must not stale them
-            await self._limiter.acquire()
+        # before the credentials: a wait must not stale them
+        slot = await self._limiter.acquire() if self._limiter is not None else None
         credentials = await self._auth.headers()
         headers = {**credentials, "Accept": "application/pdf"} if pdf else credentials
         try:
@@ -130,6 +132,9 @@ class WfirmaProvider:
             raise raise_for_transport(
                 exc, creates=action == "add", where=f"POST /{module}/{action}"
             ) from exc
+        finally:
+            if slot is not None:
+                self._limiter.settle(slot)
         return response, credentials
 
     async def _call(

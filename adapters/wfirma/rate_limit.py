@@ -17,6 +17,12 @@ Sharing:
   seller's order rate is far below even a divided budget.
 - The provider's own answer stays the last word: on `* LIMIT EXCEEDED` the adapter calls
   `hold()`, which stops every task of this process for the back-off period.
+- **A slot counts from the answer, not only from the take.** wFirma counts a request when it
+  arrives, which on a busy worker can be a few hundred ms after this process took the slot, so
+  a window measured from the take lets the next window's first request land inside the
+  provider's previous one (seen in the benchmark as occasional 429s at exactly the budget).
+  `settle(slot)` after the answer moves the slot's time to then: the request certainly arrived
+  before its answer, so the window here never ends before the provider's does.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 
 Clock = Callable[[], float]
@@ -33,6 +40,13 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # (window in seconds, requests allowed in any such window)
 WFIRMA_WINDOWS: tuple[tuple[float, int], ...] = ((15.0, 30), (60.0, 80), (3600.0, 2400))
+
+
+@dataclass
+class Slot:
+    """One request's place in the windows; `at` is when it counts from."""
+
+    at: float
 
 
 class RateLimiter:
@@ -54,7 +68,7 @@ class RateLimiter:
         self.windows = tuple(sorted((float(s), int(b)) for s, b in windows))
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._sent: deque[Slot] = deque()
         self._held_until = 0.0
         self._lock = asyncio.Lock()
 
@@ -83,17 +97,23 @@ class RateLimiter:
         self._forget(now)
         wait = max(0.0, self._held_until - now)
         for seconds, budget in self.windows:
-            inside = [t for t in self._sent if t > now - seconds]
+            inside = sorted(slot.at for slot in self._sent if slot.at > now - seconds)
             if len(inside) >= budget:
                 # the oldest request that must leave the window before one more fits
                 wait = max(wait, inside[len(inside) - budget] + seconds - now)
         return wait
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Slot:
         async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order
             while (wait := self.wait_time()) > 0:
                 await self._sleep(wait)
-            self._sent.append(self._clock())
+            slot = Slot(self._clock())
+            self._sent.append(slot)
+            return slot
+
+    def settle(self, slot: Slot) -> None:
+        """The request of `slot` has been answered: count it from now (see module doc)."""
+        slot.at = max(slot.at, self._clock())
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (the provider said its budget is spent)."""
@@ -102,8 +122,8 @@ class RateLimiter:
 
     def _forget(self, now: float) -> None:
         longest = self.windows[-1][0]
-        while self._sent and self._sent[0] <= now - longest:
-            self._sent.popleft()
+        while self._sent and self._sent[0].at <= now - longest:
+            self._sent.popleft()  # (a settled slot may keep older ones a little longer: safe)
 
     async def __aenter__(self) -> RateLimiter:
         await self.acquire()

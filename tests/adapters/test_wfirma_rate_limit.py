@@ -29,6 +29,17 @@ async def test_the_documented_budget_paces_a_burst() -> None:
     assert clock.sleeps == [15.0, 15.0, 30.0]
 
 
+async def test_a_slot_counts_from_its_answer_once_settled() -> None:
+    """The provider counts a request on arrival; ours must not free the slot any earlier."""
+    clock = FakeClock()
+    budget = limiter(clock, [(15.0, 1)])
+    slot = await budget.acquire()
+    clock.now = 0.4  # the answer came 0.4 s after the slot was taken
+    budget.settle(slot)
+    await budget.acquire()
+    assert clock.now == 15.4 and clock.sleeps == [15.0]
+
+
 async def test_the_hourly_window_is_enforced() -> None:
     clock = FakeClock()
     budget = limiter(clock, [(1.0, 100), (3600.0, 3)])

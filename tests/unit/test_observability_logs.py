@@ -176,6 +176,7 @@ async def test_the_router_tags_lines_of_one_record_with_its_event(json_log, tmp_
         router = OrderRouter(ledger, _LoggingIssuance(logger), Topics("i", "f", "g"))
         body = f.completed("seller-9", "ovoko", f.order("ORD-9"))
         value = json.dumps(body).encode()
+        outside = logs.correlation()  # whatever earlier tests left in this shared context
         await router.route(RawRecord("orders.ovoko", 2, 17, b"ORD-9", value, []))
     finally:
         await engine.dispose()
@@ -183,4 +184,4 @@ async def test_the_router_tags_lines_of_one_record_with_its_event(json_log, tmp_
     assert line["event_id"] == body["id"]
     assert (line["seller_id"], line["channel"], line["order_id"]) == ("seller-9", "ovoko", "ORD-9")
     assert (line["topic"], line["partition"], line["offset"]) == ("orders.ovoko", 2, 17)
-    assert logs.correlation() == {}
+    assert logs.correlation() == outside  # nothing of the record outlives it
