@@ -7,13 +7,12 @@ started, the benchmark leaves services alone): other work on the machine may be 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy.engine import make_url
+from tests.services import drop_database as drop_throwaway_database
+from tests.services import throwaway_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,32 +47,6 @@ def postgres_url() -> str:
     return _script_value("postgres-local", "DATABASE_URL")
 
 
-def _admin_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database(url: str, name: str) -> str:
-    """A fresh database `name` next to `url`; returns its URL. One per run, so the ledger
-    starts empty and nothing is shared with tests running at the same time."""
-
-    async def create() -> None:
-        conn = await asyncpg.connect(_admin_dsn(url))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str, name: str) -> None:
-    async def drop() -> None:
-        conn = await asyncpg.connect(_admin_dsn(url))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+# one run's database: the same throwaway databases the tests use (a fresh ledger per run)
+create_database = throwaway_database
+drop_database = drop_throwaway_database
