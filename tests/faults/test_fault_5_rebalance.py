@@ -23,6 +23,7 @@ from tests.faults.support import FaultRun
 from tests.integration.harness import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+SYNCED = re.compile(r"Successfully synced group \S+ with generation (\d+)")
 CREATE = re.compile(r"(fakturownia|wfirma) POST /(invoices\.json|invoices/add) answered")
 
 
@@ -46,9 +47,9 @@ def test_fault_5_a_rebalance_mid_run_loses_and_duplicates_nothing(
     def creates_by(name: str) -> int:
         return sum(1 for line in log_of(name).splitlines() if CREATE.search(line))
 
-    def both_in_group() -> bool:  # both ready, the first one again after the second joined
-        ready = [log_of(w).count("Worker ready") for w in ("worker-a", "worker-b")]
-        return min(ready) >= 1 and sum(ready) >= 3
+    def both_in_group() -> bool:  # both synced the same generation: both own partitions
+        synced = [SYNCED.findall(log_of(w)) for w in ("worker-a", "worker-b")]
+        return all(synced) and synced[0][-1] == synced[1][-1]
 
     run.wait_for("both workers in the group", both_in_group, timeout=90)  # before any order
     run.produce(records)
