@@ -17,6 +17,7 @@ from bench import load, report, runner, services
 from bench.load import Harness
 from bench.runner import Context, Options
 from bench.stack import Simulator, Stack, cli, config_yaml, fakturownia_accounts
+from tests.integration.harness import create_missing_topics
 
 RESULTS = services.REPO / "bench" / "results"
 
@@ -115,7 +116,7 @@ async def scenarios(
 async def run(stack: Stack, sim: Simulator, args: argparse.Namespace, workdir: Path) -> dict:
     topics = [*stack.order_topics, *(f"{t}.dlq" for t in stack.order_topics)]
     inputs, output = runner.pipe_topics(stack)
-    await load.create_topics(
+    await create_missing_topics(
         stack.bootstrap,
         [*topics, stack.issued_topic, stack.failed_topic, *inputs, output],
         stack.partitions,

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.wfirma.rate_limit import RateLimiter
 from bench import load, stats
 from bench.load import Phase
 from bench.procs import Workers
@@ -22,6 +23,7 @@ from bench.runner import Context
 from bench.stack import Simulator, wfirma_config
 from config.settings import Settings
 from tests import factories
+from tests.integration.harness import create_missing_topics
 
 WINDOWS = ((15.0, "wfirma_requests_per_15s"), (60.0, "wfirma_requests_per_minute"))
 
@@ -34,21 +36,18 @@ def configured_windows() -> list[tuple[float, int]]:
 
 
 def allowed_in(seconds: float, windows: list[tuple[float, int]]) -> int:
-    """Most requests a sliding-window budget admits in `seconds` starting from empty: every
-    request as early as all windows allow at once (with 30/15 s and 80/min that is 30 + 30 + 20
-    in the first minute, not 30 every 15 s)."""
-    sent: list[float] = []
-    now = 0.0
+    """Most requests a sliding-window budget admits in `seconds` starting from empty: the
+    worker's own limiter on a simulated clock, every request as early as all windows allow
+    (with 30/15 s and 80/min that is 30 + 30 + 20 in the first minute, not 30 every 15 s)."""
+    now = [0.0]
+    limiter = RateLimiter(windows, clock=lambda: now[0])
+    admitted = 0
     while True:
-        waits = [0.0]
-        for window, budget in windows:
-            inside = [t for t in sent if t > now - window]  # sent in time order
-            if len(inside) >= budget:
-                waits.append(inside[-budget] + window - now)
-        now += max(waits)
-        if now >= seconds:
-            return len(sent)
-        sent.append(now)
+        now[0] += limiter.wait_time()
+        if now[0] >= seconds:
+            return admitted
+        limiter.take()
+        admitted += 1
 
 
 def wfirma_orders(ctx: Context, n: int) -> list[load.Record]:
@@ -70,7 +69,7 @@ async def rate_limit(ctx: Context, backlog: int, seconds: float, workdir: Path) 
     login = f"bench-{ctx.stack.uid}"
     channels = [*ctx.stack.channels, ctx.stack.wfirma_channel]
     topic = f"orders.{ctx.stack.wfirma_channel}"
-    await load.create_topics(ctx.stack.bootstrap, [topic, f"{topic}.dlq"], ctx.stack.partitions)
+    await create_missing_topics(ctx.stack.bootstrap, [topic, f"{topic}.dlq"], ctx.stack.partitions)
     workers = Workers(1, ctx.stack.env(1, channels), workdir, "wfirma")
     seen: list[tuple[float, dict[str, Any]]] = []
     phase = Phase("wfirma backlog")

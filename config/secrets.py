@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -41,17 +42,16 @@ class SecretBox:
         return self._fernet.encrypt(plain.encode()).decode()
 
     def decrypt(self, token: str) -> str:
-        try:
-            return self._fernet.decrypt(token.encode()).decode()
-        except InvalidToken as exc:
-            raise SecretsNotConfigured(
-                "a stored secret cannot be decrypted with the configured keys (was a key removed?)"
-            ) from exc
+        return self._open(self._fernet.decrypt, token)
 
     def rotate(self, token: str) -> str:
         """`token` re-encrypted with the first (newest) key, readable once older keys are gone."""
+        return self._open(self._fernet.rotate, token)
+
+    @staticmethod
+    def _open(operation: Callable[[bytes], bytes], token: str) -> str:
         try:
-            return self._fernet.rotate(token.encode()).decode()
+            return operation(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretsNotConfigured(
                 "a stored secret cannot be decrypted with the configured keys (was a key removed?)"

@@ -439,16 +439,32 @@ def _request(model: type[M], **values: Any) -> M:
         raise click.UsageError("; ".join(lines)) from exc
 
 
-_switch_option = click.option(
-    "--confirm-switch",
-    is_flag=True,
-    help="Replace the seller's connections, mappings and tokens at another provider",
-)
+def _connect_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every `seller connect-*` command has, whatever the provider."""
+    for option in reversed(
+        [
+            click.option(
+                "--name", "seller_name", help="The seller's name (when new, or to rename)"
+            ),
+            click.option(
+                "--receipts/--no-receipts", default=False, help="Issue receipts to consumers"
+            ),
+            click.option(
+                "--send-by-email/--no-send-by-email", default=False, help="Default for channels"
+            ),
+            click.option(
+                "--confirm-switch",
+                is_flag=True,
+                help="Replace the seller's connections, mappings and tokens at another provider",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 @seller.command("connect-fakturownia")
 @click.argument("seller_id", metavar="SELLER")
-@click.option("--name", "seller_name", help="The seller's name (when new, or to rename)")
 @click.option("--connection", default="main", show_default=True, help="Connection name")
 @click.option("--account", required=True, help="Account link, https://<account>.fakturownia.pl")
 @click.option(
@@ -458,9 +474,7 @@ _switch_option = click.option(
     hide_input=True,
     help="From FAKTUROWNIA_API_TOKEN or prompted (keep it out of the shell history)",
 )
-@click.option("--receipts/--no-receipts", default=False, help="Issue receipts to consumers")
-@click.option("--send-by-email/--no-send-by-email", default=False, help="Default for channels")
-@_switch_option
+@_connect_options
 def seller_connect_fakturownia(
     seller_id: str,
     seller_name: str | None,
@@ -496,7 +510,6 @@ def seller_connect_fakturownia(
 
 @seller.command("connect-wfirma")
 @click.argument("seller_id", metavar="SELLER")
-@click.option("--name", "seller_name", help="The seller's name (when new, or to rename)")
 @click.option("--connection", default="wf", show_default=True, help="Connection name")
 @click.option("--client-id", required=True, help="The wFirma OAuth app's client id")
 @click.option(
@@ -509,9 +522,7 @@ def seller_connect_fakturownia(
 @click.option("--company-id", type=int, help="wFirma company id (when the login has several)")
 @click.option("--redirect-uri", required=True, help="The https redirect URI of the app")
 @click.option("--extra-scope", "extra_scopes", multiple=True, help="e.g. series-read")
-@click.option("--receipts/--no-receipts", default=False, help="Issue receipts to consumers")
-@click.option("--send-by-email/--no-send-by-email", default=False, help="Default for channels")
-@_switch_option
+@_connect_options
 def seller_connect_wfirma(
     seller_id: str,
     seller_name: str | None,

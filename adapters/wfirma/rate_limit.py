@@ -107,9 +107,13 @@ class RateLimiter:
         async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order
             while (wait := self.wait_time()) > 0:
                 await self._sleep(wait)
-            slot = Slot(self._clock())
-            self._sent.append(slot)
-            return slot
+            return self.take()
+
+    def take(self) -> Slot:
+        """Count a request as sent now; only once `wait_time()` is 0 (what `acquire` does)."""
+        slot = Slot(self._clock())
+        self._sent.append(slot)
+        return slot
 
     def settle(self, slot: Slot) -> None:
         """The request of `slot` has been answered: count it from now (see module doc)."""

@@ -86,19 +86,21 @@ class Stack:
         return asyncio.run(apply_file(self.settings(), yaml_text))
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    async def run() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
-            if new:
-                await admin.create_topics(new)
-        finally:
-            await admin.close()
+async def create_missing_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create those of `names` the broker does not have (tests and the benchmark share it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
 
-    asyncio.run(run())
+
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    asyncio.run(create_missing_topics(bootstrap, names, partitions))
 
 
 def produce(
