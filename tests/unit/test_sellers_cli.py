@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +89,22 @@ def test_status_as_a_table_and_as_json(cli: CliRunner) -> None:
     assert report["sellers"][0]["channels"][0]["mapping"]["target"] == "101"
     assert "plain-token-77e1" not in json.dumps(report)
     assert run(cli, "status", "nobody").exit_code == 1
+
+
+def test_secrets_rotate_leaves_nothing_for_the_old_key(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = os.environ["INVOICE_ROUTER_SECRET_KEYS"], SecretBox.new_key()
+    monkeypatch.setenv("INVOICE_ROUTER_SECRET_KEYS", f"{new},{old}")
+    get_settings.cache_clear()
+    done = run(cli, "secrets", "rotate")
+    assert done.output == "re-encrypted 1 connection(s) and 0 OAuth grant(s)\n"
+    monkeypatch.setenv("INVOICE_ROUTER_SECRET_KEYS", new)  # the old key retired
+    get_settings.cache_clear()
+    shown = run(cli, "config", "show")
+    assert shown.exit_code == 0 and "api_token" in shown.output
+    assert "plain-token-77e1" not in shown.output
+    monkeypatch.setenv("INVOICE_ROUTER_SECRET_KEYS", old)
+    get_settings.cache_clear()
+    refused = cli.invoke(main, ["config", "show"])  # a rotated value no longer opens with it
+    assert refused.exit_code != 0
