@@ -5,21 +5,35 @@ so looking at a DLQ never moves anybody's offsets. Each partition is read from i
 (or from the first record at or after a time, via `offsets_for_times`) up to the end offset
 captured when reading starts: records dead-lettered meanwhile are left for the next run, and a
 read never blocks waiting for new records.
+
+A dead letter whose value was too large to publish carries a reference instead
+(schemas/deadletter.py); replaying it reads the original back from its source topic, checked
+against the reference's SHA-256, or refuses when retention has removed it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from adapters.kafka_admin import client_options
 from config.settings import Settings
-from schemas.deadletter import SOURCE_TOPIC, Headers, original_headers
+from schemas.deadletter import (
+    HEADER_PREFIX,
+    REFERENCE,
+    SOURCE_TOPIC,
+    VALUE_REPLACED,
+    Headers,
+    original_headers,
+    parse_reference,
+)
 from schemas.topics import DLQ_SUFFIX
 
 REPLAYED_FROM = "dlq.replayed.from"
@@ -27,6 +41,7 @@ REPLAYED_FROM = "dlq.replayed.from"
 
 _FETCH_MS = 500
 _STALL_SECONDS = 30.0  # no progress towards a known end offset for this long: give up
+_REQUEST_HEADROOM = 64 * 1024  # over a replayed record's payload, for the request framing
 
 
 class DeadLetterError(ValueError):
@@ -102,6 +117,28 @@ class DeadLetterRecord:
     def replay_headers(self) -> Headers:
         """The producer's original headers plus where the replay came from."""
         return [*original_headers(self.headers), (REPLAYED_FROM, str(self.coordinates).encode())]
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """Where the original is when the value was replaced by a reference (else None)."""
+        if self.header(VALUE_REPLACED) != REFERENCE:
+            return None
+        ref = parse_reference(self.value)
+        if ref is None:
+            raise DeadLetterError(
+                f"{self.coordinates}: marked `{VALUE_REPLACED}: {REFERENCE}` "
+                "but its value is not a reference"
+            )
+        return ref
+
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers (what a producer must accept to send it)."""
+        return (
+            len(self.key or b"")
+            + len(self.value or b"")
+            + sum(len(k.encode()) + len(v or b"") for k, v in self.headers)
+        )
 
 
 def _record(msg) -> DeadLetterRecord:
@@ -245,6 +282,41 @@ async def read_one(settings: Settings, where: Coordinates) -> DeadLetterRecord:
         await consumer.stop()
 
 
+async def resolve_references(
+    settings: Settings, records: Sequence[DeadLetterRecord]
+) -> list[DeadLetterRecord]:
+    """`records` with each reference replaced by the original key, value and headers read
+    from the source topic (coordinates and `dlq.*` headers kept). DeadLetterError when an
+    original is gone (retention) or is not the record that was dead-lettered."""
+    out = []
+    for record in records:
+        ref = record.reference
+        if ref is None:
+            out.append(record)
+            continue
+        where = Coordinates(ref["topic"], ref["partition"], ref["offset"])
+        refused = (
+            f"cannot replay {record.coordinates}: its value ({ref['size']} bytes) was too large "
+            f"to dead-letter, so it is only a reference to {where}"
+        )
+        try:
+            original = await read_one(settings, where)
+        except DeadLetterError as exc:
+            raise DeadLetterError(f"{refused}, which can no longer be read: {exc}") from exc
+        if hashlib.sha256(original.value or b"").hexdigest() != ref["sha256"]:
+            raise DeadLetterError(f"{refused}, which now holds a different value (SHA-256)")
+        ours = [(k, v) for k, v in record.headers if k.startswith(HEADER_PREFIX)]
+        out.append(
+            replace(
+                record,
+                key=original.key,
+                value=original.value,
+                headers=[*original_headers(original.headers), *ours],
+            )
+        )
+    return out
+
+
 async def republish(
     settings: Settings,
     records: Sequence[DeadLetterRecord],
@@ -265,7 +337,14 @@ async def republish(
             f"source topic does not exist: {', '.join(missing)} "
             "(create it with `invoice-router topics ensure --channel <channel>`)"
         )
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
+    # a replayed original may be larger than the worker's limit: its topic accepted it once
+    largest = max((r.size for r in records), default=0) + _REQUEST_HEADROOM
+    producer = AIOKafkaProducer(
+        **client_options(settings),
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=max(settings.producer_max_request_bytes, largest),
+    )
     await producer.start()
     published: list[DeadLetterRecord] = []
     try:

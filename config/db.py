@@ -56,3 +56,31 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start (idempotent)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision(url: str) -> str | None:
+    """The newest migration this version of the code ships (what `upgrade` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def known_revision(url: str, revision: str) -> bool:
+    """Whether `revision` is one of this version's migrations (not one from a newer release)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config(url)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at; None when it has no schema (never upgraded)."""
+    from alembic.runtime.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

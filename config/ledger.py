@@ -18,7 +18,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.clock import as_utc, utcnow
 from config.models import Issuance, OutboxMessage, ProviderConnection
-from domain.ledger import FINAL, WAITING, ClaimOutcome, LedgerKey, ParkReason, Slot, State
+from domain.ledger import (
+    FINAL,
+    WAITING,
+    ClaimOutcome,
+    LedgerKey,
+    ParkReason,
+    Slot,
+    State,
+    depends_on,
+)
 from domain.ledger import on_redelivery as decide
 
 Clock = Callable[[], dt.datetime]
@@ -62,6 +71,10 @@ class Entry:
     lease_until: dt.datetime | None
     result_event: str | None
     source: Source
+    recreate_after: dt.datetime | None = None  # no create before: an earlier one may commit
+    waiting_since: dt.datetime | None = None  # first parked waiting for its original
+    # a claim taken over from a crashed or stalled holder: when that holder's lease ended
+    prior_lease_end: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,7 @@ class LeaseLost(RuntimeError):
     """Another worker took this entry over (our lease expired); it will report the outcome."""
 
 
-def _entry(row: Issuance) -> Entry:
+def _entry(row: Issuance, prior_lease_end: dt.datetime | None = None) -> Entry:
     return Entry(
         id=row.id,
         key=LedgerKey(row.seller_id, row.channel, row.order_id, Slot(row.slot), row.refund_id),
@@ -103,7 +116,14 @@ def _entry(row: Issuance) -> Entry:
             [(k, v.encode("latin-1")) for k, v in row.source_headers],
             row.source_event_id,
         ),
+        recreate_after=_aware(row.recreate_after),
+        waiting_since=_aware(row.waiting_since),
+        prior_lease_end=prior_lease_end,
     )
+
+
+def _expired_claim(now: dt.datetime) -> Any:
+    return and_(Issuance.state == State.CLAIMED.value, Issuance.lease_until < now)
 
 
 def _key_filter(key: LedgerKey) -> Any:
@@ -141,6 +161,27 @@ class Ledger:
         self._lease = dt.timedelta(seconds=lease_seconds)
         self.owner = owner or uuid.uuid4().hex[:16]
         self._clock = clock
+        # entries a task of this process is working on now, with the lease it holds
+        # (the Entry a claim returned identifies the task holding it: a stale task's release
+        # must not free a claim taken again since, e.g. by this process's scheduler)
+        self._held: dict[int, tuple[Entry, dt.datetime]] = {}
+
+    def release(self, entry: Entry) -> None:
+        """The task working on `entry` ended (finished or not): its claim is not in use here.
+
+        A claim of ours left behind by a step that died in a database outage can then be taken
+        over by this process at once, instead of after its lease (`on_redelivery`)."""
+        self._forget(entry)
+
+    def _forget(self, entry: Entry) -> None:
+        held = self._held.get(entry.id)
+        if held is not None and held[0] is entry:
+            del self._held[entry.id]
+
+    def _hold(self, entry: Entry) -> Entry:
+        assert entry.lease_until is not None
+        self._held[entry.id] = (entry, entry.lease_until)
+        return entry
 
     async def claim(self, key: LedgerKey, source: Source, *, from_scheduler: bool = False) -> Claim:
         """Take the entry for `key` (creating it), or say why this worker must not issue it."""
@@ -168,14 +209,19 @@ class Ledger:
                 )
                 session.add(row)
                 await session.flush()
-                return Claim(ClaimOutcome.NEW, _entry(row))
+                return Claim(ClaimOutcome.NEW, self._hold(_entry(row)))
         except IntegrityError:
             pass  # seen before
         async with self._sessions() as session, session.begin():
             row = await session.scalar(select(Issuance).where(_key_filter(key)))
             assert row is not None
+            state, lease_end = State(row.state), _aware(row.lease_until)
             outcome = decide(
-                State(row.state), _aware(row.lease_until), now, from_scheduler=from_scheduler
+                state,
+                lease_end,
+                now,
+                from_scheduler=from_scheduler,
+                abandoned_by_us=row.lease_owner == self.owner and row.id not in self._held,
             )
             if outcome is not ClaimOutcome.TAKE_OVER:
                 return Claim(outcome, _entry(row))
@@ -195,7 +241,34 @@ class Ledger:
             if taken.rowcount != 1:
                 return Claim(ClaimOutcome.BUSY, _entry(row))  # someone else moved first
             await session.refresh(row)
-            return Claim(ClaimOutcome.TAKE_OVER, _entry(row))
+            prior = lease_end if state is State.CLAIMED else None
+            return Claim(ClaimOutcome.TAKE_OVER, self._hold(_entry(row, prior)))
+
+    async def ensure_lease(self, entry: Entry, needed: dt.timedelta) -> None:
+        """Before a create: hold the claim for at least `needed` more, or raise LeaseLost.
+
+        A create sent after our lease ended could commit after another worker took the entry
+        over and, finding nothing yet, created it too. Bounding every create by the lease is
+        what lets a takeover know when a crashed holder's create can no longer land."""
+        now = self._clock()
+        held = self._held.get(entry.id)
+        if held is None or held[0] is not entry:  # released, or taken again in this process
+            raise LeaseLost(f"ledger entry {entry.id} is no longer held by this task")
+        if held[1] - now >= needed:
+            return
+        until = now + max(self._lease, needed)
+        async with self._sessions() as session, session.begin():
+            done = await session.execute(
+                update(Issuance)
+                .where(
+                    self._still_ours(entry),
+                    or_(Issuance.lease_until.is_(None), Issuance.lease_until > now),
+                )
+                .values(lease_until=until, version=Issuance.version + 1)
+            )
+            if done.rowcount != 1:
+                raise LeaseLost(f"ledger entry {entry.id}: lease ended before the create")
+        self._held[entry.id] = (entry, until)
 
     async def finish(
         self,
@@ -232,6 +305,8 @@ class Ledger:
         attempts: int,
         connection_id: int | None = None,
         document_kind: str | None = None,
+        recreate_after: dt.datetime | None = None,
+        waiting_since: dt.datetime | None = None,
         outbox: Sequence[OutboxRecord] = (),
     ) -> None:
         """Hand a claimed entry to the retry scheduler (the consumer then moves on)."""
@@ -245,6 +320,16 @@ class Ledger:
             attempts=attempts,
             connection_id=connection_id,
             document_kind=document_kind,
+            recreate_after=recreate_after,
+            waiting_since=waiting_since,
+        )
+
+    def _still_ours(self, entry: Entry) -> Any:
+        """Compare-and-set condition: the entry is still claimed, by this worker."""
+        return and_(
+            Issuance.id == entry.id,
+            Issuance.state == State.CLAIMED.value,
+            Issuance.lease_owner == self.owner,
         )
 
     async def _transition(
@@ -253,20 +338,31 @@ class Ledger:
         async with self._sessions() as session, session.begin():
             done = await session.execute(
                 update(Issuance)
-                .where(
-                    Issuance.id == entry.id,
-                    Issuance.state == State.CLAIMED.value,
-                    Issuance.lease_owner == self.owner,
-                )
+                .where(self._still_ours(entry))
                 .values(lease_owner=None, lease_until=None, version=Issuance.version + 1, **values)
             )
             if done.rowcount != 1:
                 raise LeaseLost(f"ledger entry {entry.id} was taken over")
             session.add_all(_outbox_rows(outbox))
+        self._forget(entry)
 
     async def has_unfinished_predecessor(self, entry: Entry) -> bool:
-        """Is an earlier event of the same order still not final (so this one must wait)?"""
+        """Does a document this one legally depends on still wait (so this one must wait)?
+
+        `domain.ledger.depends_on`: a correction waits for its order's sale and for corrections
+        received before it; a sale waits for nothing, whatever arrived first."""
         k = entry.key
+        if not any(depends_on(k.slot, other, True) for other in Slot):
+            return False
+        depended = or_(
+            *(
+                and_(Issuance.slot == other.value, Issuance.id < entry.id)
+                if not depends_on(k.slot, other, False)
+                else Issuance.slot == other.value
+                for other in Slot
+                if depends_on(k.slot, other, True)
+            )
+        )
         async with self._sessions() as session:
             return bool(
                 await session.scalar(
@@ -275,7 +371,8 @@ class Ledger:
                             Issuance.seller_id == k.seller_id,
                             Issuance.channel == k.channel,
                             Issuance.order_id == k.order_id,
-                            Issuance.id < entry.id,
+                            Issuance.id != entry.id,
+                            depended,
                             Issuance.state.not_in([s.value for s in FINAL]),
                         )
                     )
@@ -283,7 +380,12 @@ class Ledger:
             )
 
     async def due(self, limit: int = 50) -> list[Entry]:
-        """Waiting entries whose time has come (or whose connection was fixed), oldest first."""
+        """Entries the scheduler must move now, oldest first: waiting ones whose time has come
+        (or whose connection was fixed), and claims whose holder's lease ran out.
+
+        An expired claim belongs to a worker that crashed or stalled, whoever claimed it (the
+        consumer or a scheduler); nobody else would ever come back for it, since its record's
+        offset may have been committed long ago."""
         now = self._clock()
         reconnected = select(ProviderConnection.id).where(ProviderConnection.status == "ok")
         async with self._sessions() as session:
@@ -291,14 +393,19 @@ class Ledger:
                 await session.scalars(
                     select(Issuance)
                     .where(
-                        Issuance.state.in_([s.value for s in WAITING]),
                         or_(
-                            Issuance.next_attempt_at <= now,
                             and_(
-                                Issuance.park_reason == ParkReason.NEEDS_REAUTH.value,
-                                Issuance.connection_id.in_(reconnected),
+                                Issuance.state.in_([s.value for s in WAITING]),
+                                or_(
+                                    Issuance.next_attempt_at <= now,
+                                    and_(
+                                        Issuance.park_reason == ParkReason.NEEDS_REAUTH.value,
+                                        Issuance.connection_id.in_(reconnected),
+                                    ),
+                                ),
                             ),
-                        ),
+                            _expired_claim(now),
+                        )
                     )
                     .order_by(Issuance.id)
                     .limit(limit)
@@ -320,11 +427,12 @@ class Ledger:
     async def backlog(self) -> Backlog:
         """Counts of waiting entries and unpublished output (three COUNT queries)."""
         waiting = Issuance.state.in_([s.value for s in WAITING])
+        now = self._clock()
         async with self._sessions() as session:
             due = await session.scalar(
                 select(func.count())
                 .select_from(Issuance)
-                .where(waiting, Issuance.next_attempt_at <= self._clock())
+                .where(or_(and_(waiting, Issuance.next_attempt_at <= now), _expired_claim(now)))
             )
             per_reason = await session.execute(
                 select(Issuance.park_reason, func.count())
@@ -334,7 +442,7 @@ class Ledger:
             unpublished = await session.scalar(
                 select(func.count())
                 .select_from(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None))
+                .where(OutboxMessage.published_at.is_(None), OutboxMessage.quarantined_at.is_(None))
             )
         return Backlog(
             due=due or 0,
@@ -343,17 +451,31 @@ class Ledger:
         )
 
 
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """An outbox row the broker refused for good, as ops see it (no payload)."""
+
+    id: int
+    topic: str
+    size: int  # bytes of key + value
+    created_at: dt.datetime
+    quarantined_at: dt.datetime
+    last_error: str
+
+
 class Outbox:
     def __init__(self, sessions: async_sessionmaker, clock: Clock = utcnow) -> None:
         self._sessions = sessions
         self._clock = clock
 
     async def pending(self, limit: int = 100) -> list[tuple[int, OutboxRecord]]:
+        """Unpublished rows in order; quarantined ones are left out so they block nothing."""
         async with self._sessions() as session:
             rows = (
                 await session.scalars(
                     select(OutboxMessage)
                     .where(OutboxMessage.published_at.is_(None))
+                    .where(OutboxMessage.quarantined_at.is_(None))
                     .order_by(OutboxMessage.id)
                     .limit(limit)
                 )
@@ -377,3 +499,63 @@ class Outbox:
                 .where(OutboxMessage.id.in_(ids))
                 .values(published_at=self._clock())
             )
+
+    async def quarantine(self, outbox_id: int, error: str) -> None:
+        """Set a row the broker refused for good aside (it stays until re-queued)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.published_at.is_(None))
+                .values(quarantined_at=self._clock(), last_error=error[:4000])
+            )
+
+    def _quarantined(self) -> Any:
+        return and_(OutboxMessage.published_at.is_(None), OutboxMessage.quarantined_at.is_not(None))
+
+    async def quarantined_count(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(self._quarantined())
+            )
+            return count or 0
+
+    async def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
+        """Quarantined rows, oldest first."""
+        size = func.coalesce(func.length(OutboxMessage.key), 0) + func.coalesce(
+            func.length(OutboxMessage.value), 0
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.topic,
+                    size,
+                    OutboxMessage.created_at,
+                    OutboxMessage.quarantined_at,
+                    OutboxMessage.last_error,
+                )
+                .where(self._quarantined())
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            return [
+                QuarantinedRow(i, t, n, as_utc(c), as_utc(q), e or "")
+                for i, t, n, c, q, e in rows.all()
+            ]
+
+    async def requeue(self, ids: Sequence[int] | None = None) -> list[int]:
+        """Put quarantined rows (all when `ids` is None) back in line; returns those moved.
+
+        They keep their place (their id), so the next flush publishes them first."""
+        where = self._quarantined()
+        if ids is not None:
+            where = and_(where, OutboxMessage.id.in_(ids))
+        async with self._sessions() as session, session.begin():
+            moved = (await session.scalars(select(OutboxMessage.id).where(where))).all()
+            if moved:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(moved))
+                    .values(quarantined_at=None, last_error=None)
+                )
+            return sorted(moved)

@@ -120,6 +120,7 @@ class Issuance(Base):
         ),
         Index("ix_issuance_due", "state", "next_attempt_at"),
         Index("ix_issuance_order", "seller_id", "channel", "order_id"),
+        Index("ix_issuance_lease", "state", "lease_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -149,6 +150,12 @@ class Issuance(Base):
     result_event: Mapped[str | None] = mapped_column(Text, default=None)
     provider_document_id: Mapped[str | None] = mapped_column(String(100), default=None)
     failure_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    # an in-doubt create may still commit at the provider until then: no blind re-create before
+    recreate_after: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    # when the entry first parked waiting for its original (bounds that wait)
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -172,6 +179,12 @@ class OutboxMessage(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(
         DateTime(timezone=True), default=None, index=True
     )
+    # set when the broker refused the record for good (too large, invalid topic): the row is
+    # set aside so it never blocks the rows behind it; ops see it and may re-queue it
+    quarantined_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ChannelMapping(Base):

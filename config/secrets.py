@@ -21,6 +21,17 @@ class SecretsNotConfigured(RuntimeError):
     pass
 
 
+def _fernet(key: str, position: int, count: int) -> Fernet:
+    """One key of the list; a malformed one is named by its position, never by its value."""
+    try:
+        return Fernet(key.encode())
+    except ValueError:  # wrong length or not base64 (binascii.Error is a ValueError)
+        raise SecretsNotConfigured(
+            f"INVOICE_ROUTER_SECRET_KEYS entry {position} of {count} is not a Fernet key "
+            "(32 url-safe base64-encoded bytes): create one with `invoice-router secrets new-key`"
+        ) from None  # the cause would carry nothing useful, and must never carry the key
+
+
 class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
@@ -28,7 +39,7 @@ class SecretBox:
                 "no encryption key: set INVOICE_ROUTER_SECRET_KEYS (create one with "
                 "`invoice-router secrets new-key`)"
             )
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        self._fernet = MultiFernet([_fernet(k, i, len(keys)) for i, k in enumerate(keys, 1)])
         self._sign_key = hashlib.sha256(b"invoice-router-state|" + keys[0].encode()).digest()
 
     def __repr__(self) -> str:

@@ -92,6 +92,29 @@ class Settings(BaseSettings):
         60, gt=0, description="How long a crashed worker's claim blocks a takeover"
     )
     retry_poll_seconds: float = Field(1.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        25,
+        gt=0,
+        description="A stop (SIGTERM) ends within this: orders still in hand then resume from "
+        "the last commit, as after a crash",
+    )
+    wfirma_commit_window_seconds: float = Field(
+        300,
+        ge=0,
+        description="Longest a wFirma create may take to commit server-side: an in-doubt create "
+        "is looked up over this window and created again only after it (no server-side key)",
+    )
+    fakturownia_commit_window_seconds: float = Field(
+        60,
+        ge=0,
+        description="The same for Fakturownia, whose `oid_unique` also refuses a second create",
+    )
+    original_wait_seconds: float = Field(
+        86400,
+        gt=0,
+        description="How long a refund waits for its sales document before it fails as "
+        "original_document_missing",
+    )
     consumer_session_timeout_seconds: float = Field(
         30, gt=0, description="How soon a dead worker's partitions move to a live one"
     )
@@ -103,8 +126,19 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="`json`: one JSON object per line with correlation fields"
     )
+    log_kafka_client_debug: bool = Field(
+        False,
+        description="At DEBUG, let aiokafka and Faust log at DEBUG too: their lines carry whole "
+        "orders (buyers' NIPs and addresses), so they stay at INFO unless this is set",
+    )
     metrics_refresh_seconds: float = Field(
         5.0, gt=0, description="How often backlog gauges and consumer lag are recomputed"
+    )
+    producer_max_request_bytes: int = Field(
+        1_048_576,
+        ge=16_384,
+        description="Largest record the worker's producer sends; a dead letter that would not "
+        "fit is published as a reference to its source record instead",
     )
 
 

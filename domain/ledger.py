@@ -32,6 +32,7 @@ class ParkReason(StrEnum):
     WAITING_ORIGINAL = "waiting_original"  # a refund whose sales document is not issued yet
     WAITING_PREDECESSOR = "waiting_predecessor"  # an earlier event of the order is not done
     NEEDS_REAUTH = "needs_reauth"  # resumes when the connection is fixed
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"  # the secret keys do not open them (ops)
 
 
 class Slot(StrEnum):
@@ -57,16 +58,55 @@ class ClaimOutcome(StrEnum):
 
 
 def on_redelivery(
-    state: State, lease_until: dt.datetime | None, now: dt.datetime, *, from_scheduler: bool = False
+    state: State,
+    lease_until: dt.datetime | None,
+    now: dt.datetime,
+    *,
+    from_scheduler: bool = False,
+    abandoned_by_us: bool = False,
 ) -> ClaimOutcome:
-    """What a worker does when the ledger already has a row for the event it consumed."""
+    """What a worker does when the ledger already has a row for the event it consumed.
+
+    `abandoned_by_us`: the live claim is this process's own, and no task of it holds it any more
+    (its step died in a database outage): take it over now instead of waiting out the lease."""
     if state is State.ISSUED:
         return ClaimOutcome.REEMIT
     if state is State.CLAIMED and lease_until is not None and lease_until > now:
-        return ClaimOutcome.BUSY
+        return ClaimOutcome.TAKE_OVER if abandoned_by_us else ClaimOutcome.BUSY
     if state in WAITING and not from_scheduler:
         return ClaimOutcome.OWNED_BY_SCHEDULER
     return ClaimOutcome.TAKE_OVER  # expired claim (crashed worker), waiting row, or a replay
+
+
+def depends_on(slot: Slot, other_slot: Slot, other_is_earlier: bool) -> bool:
+    """Must a document in `slot` wait for an unfinished one of the same order in `other_slot`?
+
+    Legal dependency, not arrival order: a correction needs its sale (whenever the sale event
+    came) and is issued after the corrections received before it, since each one corrects the
+    document as the earlier ones left it; a sale never waits for a refund. No cycle can form.
+    """
+    if slot is Slot.SALE:
+        return False
+    return other_slot is Slot.SALE or other_is_earlier
+
+
+def recreate_not_before(
+    lease_end: dt.datetime | None, now: dt.datetime, quiet: dt.timedelta
+) -> dt.datetime:
+    """Earliest moment a create that may still be running at the provider cannot commit any more.
+
+    A claim's holder checks its lease before every create (Ledger.ensure_lease), so whatever it
+    sent left before the lease ended (or before now, if that is earlier); the provider then takes
+    at most `quiet` to commit it. Before that moment, "not found" is not proof of absence.
+    """
+    sent_by = min(lease_end, now) if lease_end is not None else now
+    return sent_by + quiet
+
+
+def original_wait_delay(waited: dt.timedelta) -> dt.timedelta:
+    """Polling interval while a refund waits for its sales document: soon, then less often."""
+    seconds = min(900.0, max(10.0, waited.total_seconds() / 4))
+    return dt.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

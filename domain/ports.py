@@ -6,6 +6,9 @@ retry/park/fail decisions never depend on which provider a seller uses.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -118,3 +121,26 @@ class InvoicingProvider(Protocol):
     async def list_departments(self) -> list[Department]: ...
 
     async def aclose(self) -> None: ...
+
+
+CreateGuard = Callable[[], Awaitable[None]]
+_create_guard: ContextVar[CreateGuard | None] = ContextVar("create_guard", default=None)
+
+
+async def before_create() -> None:
+    """Adapters await this right before sending a request that creates a document (after any
+    client-side rate-limit wait): the caller's guard may still refuse, e.g. when its claim on
+    the order ran out and another worker may be creating the same document."""
+    guard = _create_guard.get()
+    if guard is not None:
+        await guard()
+
+
+@contextmanager
+def guarding_creates(guard: CreateGuard) -> Iterator[None]:
+    """Run `guard` before every create sent from this context (see `before_create`)."""
+    token = _create_guard.set(guard)
+    try:
+        yield
+    finally:
+        _create_guard.reset(token)

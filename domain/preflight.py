@@ -13,6 +13,7 @@ from domain.money import line_gross, to_grosz
 from domain.taxid import InvalidTaxId, classify_tax_id
 from schemas.invoices import FailureCode, Violation
 from schemas.orders import Order, Refund
+from schemas.paths import field_path
 
 
 class PreflightFailed(Exception):
@@ -60,13 +61,13 @@ def _order_violations(order: Order) -> Iterator[Violation]:
     for i, line in enumerate(order.lines):
         if line.quantity <= 0:
             yield Violation(
-                field=f"order.lines[{i}].quantity",
+                field=field_path(("order", "lines", i, "quantity")),
                 code="non_positive_quantity",
                 message=f"line {line.line_id!r} has quantity {line.quantity}; it must be positive",
             )
         if line.unit_price_gross < 0:
             yield Violation(
-                field=f"order.lines[{i}].unit_price_gross",
+                field=field_path(("order", "lines", i, "unit_price_gross")),
                 code="negative_price",
                 message=f"line {line.line_id!r} has a negative price; "
                 "send discounts as lower prices",
@@ -90,31 +91,31 @@ def _order_violations(order: Order) -> Iterator[Violation]:
 def _refund_violations(order: Order, refund: Refund) -> Iterator[Violation]:
     sold = {line.line_id: line for line in order.lines}
     for i, item in enumerate(refund.lines):
-        where = f"refund.lines[{i}]"
+        where = ("refund", "lines", i)
         line = sold.get(item.line_id)
         if line is None:
             yield Violation(
-                field=f"{where}.line_id",
+                field=field_path((*where, "line_id")),
                 code="refund_line_unknown",
                 message=f"line {item.line_id!r} is not on order {order.order_id!r}",
             )
             continue
         if item.quantity <= 0:
             yield Violation(
-                field=f"{where}.quantity",
+                field=field_path((*where, "quantity")),
                 code="non_positive_quantity",
                 message=f"refunded quantity {item.quantity} must be positive",
             )
         if item.quantity > line.quantity:
             yield Violation(
-                field=f"{where}.quantity",
+                field=field_path((*where, "quantity")),
                 code="refund_exceeds_sold",
                 message=f"refunds {item.quantity} of line {item.line_id!r}, "
                 f"but {line.quantity} were sold",
             )
         if not 0 <= item.amount_gross <= line_gross(line.quantity, line.unit_price_gross):
             yield Violation(
-                field=f"{where}.amount_gross",
+                field=field_path((*where, "amount_gross")),
                 code="refund_exceeds_sold",
                 message=f"refunded amount {item.amount_gross} exceeds what line "
                 f"{item.line_id!r} was sold for",

@@ -118,6 +118,20 @@ _DLQ_HEADER_DOCS: dict[str, dict[str, Any]] = {
     },
     dl.ATTEMPTS: {"description": "Processing attempts made (decimal).", "pattern": "^[0-9]+$"},
 }
+# only on a dead letter too large to publish, whose value is then a reference to the original
+_DLQ_REFERENCE_HEADER_DOCS: dict[str, dict[str, Any]] = {
+    dl.VALUE_REPLACED: {
+        "description": "`reference`: the value is JSON naming the original record "
+        "(`original_too_large`, `size`, `sha256`, `topic`, `partition`, `offset`); a replay "
+        "reads the original from there.",
+        "enum": [dl.REFERENCE],
+    },
+    dl.ORIGINAL_SIZE: {"description": "Bytes of the original value.", "pattern": "^[0-9]+$"},
+    dl.ORIGINAL_SHA256: {
+        "description": "SHA-256 of the original value (hex).",
+        "pattern": "^[0-9a-f]{64}$",
+    },
+}
 
 
 def _emitted_dlq_headers() -> list[str]:
@@ -163,16 +177,19 @@ def deadletter_headers_schema() -> dict[str, Any]:
         DEADLETTER_HEADERS,
         "Headers of a record on `<source topic>.dlq`: the producer's original headers unchanged "
         f"and first, then ours, all prefixed `{dl.HEADER_PREFIX}` (earlier `{dl.HEADER_PREFIX}*` "
-        "headers are replaced). Key and value are the original bytes. Replay: publish key, value "
-        f"and the headers without the `{dl.HEADER_PREFIX}` prefix to `{dl.SOURCE_TOPIC}`.",
+        "headers are replaced). Key and value are the original bytes, except on a record too "
+        f"large to publish: its value is then a reference (`{dl.VALUE_REPLACED}`). Replay: "
+        f"publish key, value and the headers without the `{dl.HEADER_PREFIX}` prefix to "
+        f"`{dl.SOURCE_TOPIC}`.",
     )
+    docs = _DLQ_HEADER_DOCS | _DLQ_REFERENCE_HEADER_DOCS
     return head | {
         "type": "object",
-        "properties": {name: {"type": "string", **_DLQ_HEADER_DOCS[name]} for name in names},
+        "properties": {name: {"type": "string", **doc} for name, doc in docs.items()},
         "required": names,
         "propertyNames": {
             "anyOf": [
-                {"enum": names},
+                {"enum": list(docs)},
                 {"not": {"pattern": f"^{dl.HEADER_PREFIX.replace('.', '[.]')}"}},
             ]
         },

@@ -11,30 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import json
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.db import alembic_config, create_engine, session_factory
 from config.secrets import SecretBox
 from config.settings import Settings, secret_box
-from schemas.common import ChannelName
 from workers import sellers as svc
-from workers.onboarding import OnboardingError
+from workers.api_errors import install_error_handlers
+from workers.api_oauth import oauth
+from workers.api_params import Channel, ConnectionName, Ctx, SellerId
 
 API_VERSION = "1.0.0"
 OPENAPI_FILE = FilePath(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -66,9 +64,6 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-SellerId = Annotated[str, Path(min_length=1, max_length=200)]
-ConnectionName = Annotated[str, Path(min_length=1, max_length=100)]
-Channel = Annotated[ChannelName, Path(description="Sales channel, e.g. ovoko")]
 ConnectionRequest = Annotated[
     svc.FakturowniaConnect | svc.WfirmaConnect, Field(discriminator="provider")
 ]
@@ -76,19 +71,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or wrong bearer token"},
     404: {"model": Problem, "description": "Unknown seller, connection or channel"},
 }
-
-
-@dataclass(frozen=True)
-class Context:
-    settings: Settings
-    sessions: async_sessionmaker
-
-
-def _context(request: Request) -> Context:
-    return Context(request.app.state.settings, request.app.state.sessions)
-
-
-Ctx = Annotated[Context, Depends(_context)]
 _bearer = HTTPBearer(auto_error=False, description="INVOICE_ROUTER_API_TOKEN")
 
 
@@ -249,49 +231,7 @@ async def status_of(ctx: Ctx, seller_id: SellerId) -> svc.StatusReport:
     return await svc.status(ctx.settings, ctx.sessions, seller_id)
 
 
-# --- public: OAuth callback and probes -------------------------------------------------------
-
-
-@public.get(
-    "/oauth/wfirma/callback",
-    tags=["oauth"],
-    response_class=HTMLResponse,
-    responses={
-        200: {"description": "Connected (JSON when the client accepts application/json)"},
-        400: {"description": "Invalid, expired or already used state; refused consent"},
-    },
-)
-async def wfirma_callback(
-    request: Request,
-    ctx: Ctx,
-    state: Annotated[str, Query(max_length=4096)],
-    code: Annotated[str | None, Query(max_length=4096)] = None,
-    error: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    """Where wFirma redirects after the seller's consent; completes it once per state."""
-    if error or not code:
-        answer = f"wFirma answered: {error}" if error else "the redirect carries no code"
-        return _page(request, 400, "wFirma was not connected", answer)
-    try:
-        done = await svc.complete_wfirma(ctx.settings, ctx.sessions, code, state)
-    except (OnboardingError, svc.SellerServiceError) as exc:
-        return _page(request, 400, "wFirma was not connected", str(exc))
-    message = f"Seller {done.seller_id}: wFirma connection {done.connection} is authorized."
-    return _page(request, 200, "wFirma connected", message, done.model_dump())
-
-
-def _page(
-    request: Request, code: int, title: str, message: str, data: dict[str, Any] | None = None
-) -> Response:
-    if "application/json" in request.headers.get("accept", ""):
-        body = {"detail": message} if code >= 400 else {"detail": message, **(data or {})}
-        return JSONResponse(body, status_code=code)
-    page = (
-        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-        "<p>You can close this window.</p></body></html>"
-    )
-    return HTMLResponse(page, status_code=code)
+# --- public: probes (the OAuth callback is in workers/api_oauth.py) --------------------------
 
 
 @public.get("/healthz", tags=["probes"])
@@ -348,52 +288,6 @@ async def _broker_check(settings: Settings) -> str:
     return "ok"
 
 
-# --- errors ----------------------------------------------------------------------------------
-
-
-def _field_errors(exc: RequestValidationError) -> JSONResponse:
-    """Field names and messages only: the input (which may hold a secret) is never echoed."""
-    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse({"detail": errors}, status_code=422)
-
-
-def _problem(code: int, exc: Exception, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": str(exc), **extra}, status_code=code)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return _field_errors(exc)
-
-    async def switch(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, svc.SwitchNotConfirmed)
-        names = [c.name for c in exc.switch.connections]
-        return _problem(409, exc, connections=names, channels=list(exc.switch.channels))
-
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"detail": [{"loc": ["body"], "msg": str(exc), "type": "invalid_request"}]},
-            status_code=422,
-        )
-
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(svc.SwitchNotConfirmed, switch)
-    app.add_exception_handler(svc.InvalidRequest, invalid)
-    app.add_exception_handler(svc.NotFound, _answer(404))
-    app.add_exception_handler(svc.ProviderCheckFailed, _answer(400))
-    app.add_exception_handler(OnboardingError, _answer(400))
-
-
-def _answer(code: int) -> Any:
-    """A handler answering `code` with the exception's message (safe to show by contract)."""
-
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return _problem(code, exc)
-
-    return handler
-
-
 # --- the application -------------------------------------------------------------------------
 
 
@@ -436,8 +330,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings, app.state.api_token = settings, token
     app.state.migration_head = _migration_head(settings)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     app.include_router(v1)
+    app.include_router(oauth)
     app.include_router(public)
     return app
 

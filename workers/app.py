@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import signal
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,10 +27,12 @@ from adapters.kafka_admin import (
 )
 from config.settings import Settings
 from schemas.deadletter import Headers
-from workers import metrics
+from workers import metrics, probes
 from workers.dispatch import KeyOrderedDispatcher
+from workers.outage import BROKER, DATABASE, OUTAGES
 from workers.records import RawRecord
 from workers.runtime import Runtime
+from workers.shutdown import Restart, request_restart
 
 log = logging.getLogger(__name__)
 
@@ -98,24 +98,6 @@ def _datadir(app_id: str) -> Path:
     return path
 
 
-class Restart:
-    """Set when the worker stopped itself to pick up new channel topics (see `workers.cli`)."""
-
-    requested: bool = False
-
-
-def request_restart(restart: Restart, new_topics: list[str]) -> None:
-    """Stop the way SIGTERM does (finish the record in hand, commit, leave the group).
-
-    Resubscribing a running Faust consumer lost a record of a just-created topic in CI (its
-    rebalance path drops records fetched between assignment and seek, and aiokafka does not
-    seek partitions that have no committed offset). A fresh start is the path every run takes.
-    """
-    log.info("new channel topics %s: restarting the worker to subscribe", ", ".join(new_topics))
-    restart.requested = True
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
 async def finish_in_flight(dispatcher: KeyOrderedDispatcher[EventT]) -> None:
     """On stop or agent restart, let started orders finish and acknowledge what they can."""
     try:
@@ -142,6 +124,7 @@ def create_app(
         topic_allow_declare=False,  # we create topics ourselves, with the counts we expect
         consumer_auto_offset_reset="earliest",  # a new group must not skip waiting orders
         producer_acks=-1,
+        producer_max_request_size=settings.producer_max_request_bytes,
         broker_session_timeout=settings.consumer_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 3),
         autodiscover=False,
@@ -166,13 +149,14 @@ def create_app(
             state["rt"] = Runtime.build(settings, send)
         return state["rt"]
 
-    metrics.serve(settings.metrics_port)
+    probes.serve(settings.metrics_port)  # /metrics, /healthz, /readyz
 
     async def handle(event: EventT) -> None:
         rt = runtime()
         record = record_of(event)
-        outcome = await rt.router.route(record)  # durable in the ledger + outbox
-        await rt.publisher.flush()  # ... and in Kafka, before the offset may move
+        # an outage is a wait: the record stays in hand, unacknowledged (workers/outage.py)
+        outcome = await OUTAGES.wait_through(lambda: rt.router.route(record))  # ledger + outbox
+        await OUTAGES.wait_through(rt.publisher.flush, uses=(DATABASE, BROKER))  # ... and Kafka
         metrics.observe(record, outcome)
 
     @app.agent(orders, name="route-orders")
@@ -182,6 +166,12 @@ def create_app(
         try:
             async for event in manual.events():
                 await dispatcher.submit(event, event.message.tp, event.message.key)
+        except Exception as exc:  # never the router's (it does not raise): a defect of ours
+            # Faust would restart this agent *without* seeking back, skipping unacknowledged
+            # records; a fresh consumer resumes from the last commit instead (ADR 0008 §4)
+            log.error("the consumer stopped on an unexpected error: %r", exc)
+            if not restart.requested:
+                request_restart(restart, "consumer error")
         finally:
             await finish_in_flight(dispatcher)
 
@@ -202,7 +192,7 @@ def create_app(
         if new and not restart.requested:
             channels = [t.split(".", 1)[1] for t in new]
             await ensure_topics(settings, topics_for_channels(channels))
-            request_restart(restart, new)
+            request_restart(restart, f"new channel topics {', '.join(new)}")
 
     if settings.metrics_port:
 
@@ -211,6 +201,7 @@ def create_app(
         async def refresh_metrics() -> None:
             """Backlog gauges from the ledger, lag of the partitions this worker holds."""
             metrics.observe_backlog(await runtime().ledger.backlog())
+            metrics.observe_quarantined_rows(await runtime().publisher.quarantined_count())
             await metrics.observe_consumer_lag(app.consumer)
 
     @app.on_before_shutdown.connect

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from config.settings import get_settings
+from workers.outbox_cli import outbox
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -36,22 +36,25 @@ def main() -> None:
 def worker(loglevel: str | None) -> None:
     """Run the router worker until SIGTERM/SIGINT."""
     from workers.logs import configure
+    from workers.startup import load_settings, prepare_worker
 
-    settings = get_settings()
+    settings = load_settings()  # invalid settings: one line, exit 2
     level = (loglevel or settings.log_level).lower()
-    logging_config = configure(settings.log_format, level)  # before anything logs, imports too
-    import faust
+    # before anything logs, imports too
+    logging_config = configure(settings.log_format, level, settings.log_kafka_client_debug)
 
-    from adapters.kafka_admin import prepare_order_topics
-    from workers.app import Restart, create_app
+    from workers.app import create_app
+    from workers.shutdown import BoundedStopWorker, Restart, exec_again
 
-    order_topics = _run(prepare_order_topics(settings))
+    order_topics = prepare_worker(settings)  # start-up checks: docs/operations.md, exit codes
     asyncio.set_event_loop(asyncio.new_event_loop())
     restart = Restart()
     app = create_app(settings, order_topics, restart)
     try:
-        faust.Worker(
+        BoundedStopWorker(
             app,
+            grace_seconds=settings.shutdown_grace_seconds,
+            restart=restart,
             loglevel=level,
             redirect_stdouts=False,
             logging_config=logging_config,
@@ -59,7 +62,7 @@ def worker(loglevel: str | None) -> None:
         ).execute_from_commandline()
     finally:
         if restart.requested:  # same process id, same arguments: supervisors see no exit
-            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+            exec_again()
 
 
 @main.group()
@@ -334,7 +337,6 @@ def dlq_show(where: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when scripted)")
 def dlq_replay(topics, since, until, code, seller, order, dry_run, operator, yes) -> None:
     """Re-publish matching records (original key, value, headers) to their source topic."""
-    import sys
 
     from workers.deadletters import (
         PROGRESS_THRESHOLD,
@@ -786,6 +788,8 @@ def _run_or_explain(coro: Coroutine[Any, Any, T]) -> T:
     except (ValueError, SecretsNotConfigured, ProviderError) as exc:
         raise click.ClickException(str(exc)) from exc
 
+
+main.add_command(outbox)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)

@@ -11,7 +11,7 @@ from domain.ports import InvoicingProvider
 from domain.routing import ChannelRoute, decide_sales_document
 from schemas.invoices import DocumentKind, FailureCode, IssuedDocument, Violation
 from schemas.orders import OrderRefundedData
-from workers.issuing import Attempts, RetryPolicy, deliver, issue_once
+from workers.issuing import Attempts, RetryPolicy, check_may_create, deliver, issue_once
 
 
 class CorrectionRefused(Exception):
@@ -46,7 +46,9 @@ async def issue_correction(
     policy: RetryPolicy,
     attempts: Attempts,
     now: dt.datetime,
+    not_before: dt.datetime | None = None,
 ) -> IssuedDocument:
+    """`not_before`: an earlier create of this correction may commit until then (in doubt)."""
     order, refund = data.order, data.refund
     sale = sales_document(
         order,
@@ -64,6 +66,7 @@ async def issue_correction(
     existing = await provider.find(request)
     if existing is not None:  # a redelivered refund: its correction already exists
         return existing
+    check_may_create(not_before, now)
     original = await find_original(provider, sale)
     if original is None:
         raise CorrectionRefused(

@@ -3,7 +3,8 @@
 Replay re-publishes a dead-letter record's original key, value and headers to its source topic
 (see adapters/kafka_deadletters.py); the issuance ledger makes a replayed order idempotent, so
 replaying a record twice cannot issue a second document. Every replay run, dry runs included,
-leaves one `ReplayAudit` row.
+leaves one `ReplayAudit` row. A dead letter whose value was replaced by a reference (too large
+to publish) replays the original read back from its source topic, or the run refuses.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from adapters.kafka_deadletters import (
     read_deadletters,
     read_one,
     republish,
+    resolve_references,
 )
 from config.db import sessions_for
 from config.models import ReplayAudit
@@ -210,8 +212,9 @@ def describe(record: DeadLetterRecord) -> str:
         f"timestamp:  {record.timestamp.isoformat()}",
         f"key:        {_key_text(record.key)}",
         f"replays to: {_source_or_dash(record)}",
-        f"headers ({len(record.headers)}):",
     ]
+    lines += _reference_line(record)
+    lines.append(f"headers ({len(record.headers)}):")
     width = max((len(k) for k, _ in record.headers), default=0)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in decode_headers(record.headers)]
     size = len(record.value) if record.value is not None else 0
@@ -223,6 +226,20 @@ def describe(record: DeadLetterRecord) -> str:
         lines.append(f"value ({size} bytes, not JSON):")
         lines.append(escape_bytes(record.value))
     return "\n".join(lines)
+
+
+def _reference_line(record: DeadLetterRecord) -> list[str]:
+    try:
+        ref = record.reference
+    except DeadLetterError as exc:
+        return [f"original:   unknown ({exc})"]
+    if ref is None:
+        return []
+    where = f"{ref['topic']}:{ref['partition']}:{ref['offset']}"
+    return [
+        f"original:   {where} ({ref['size']} bytes, too large to dead-letter: the value below "
+        "is a reference; a replay reads the original from there)"
+    ]
 
 
 def default_operator() -> str:
@@ -265,10 +282,12 @@ async def replay(
         published: list[DeadLetterRecord] = []
         status, error = "completed", None
         try:
+            # before anything is published: a reference whose original is gone stops the run
+            resolved = await resolve_references(settings, records)
             if dry_run:
-                published = list(records)
+                published = resolved
             else:
-                published = await republish(settings, records, on_published=on_published)
+                published = await republish(settings, resolved, on_published=on_published)
         except RepublishError as exc:
             published, status, error = exc.published, "failed", str(exc)
             raise

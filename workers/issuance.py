@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from adapters.registry import ProviderRegistry
 from config.ledger import Entry, Ledger, OutboxRecord
+from config.secrets import SecretsNotConfigured
 from config.store import ConfigStore
 from domain.documents import DocumentRequest, sales_document
-from domain.ledger import ParkReason, RetrySchedule, Slot, State
+from domain.ledger import (
+    ParkReason,
+    RetrySchedule,
+    Slot,
+    State,
+    original_wait_delay,
+    recreate_not_before,
+)
 from domain.ports import (
     InvoicingProvider,
     ProviderAuthError,
@@ -23,6 +31,7 @@ from domain.ports import (
     ProviderError,
     ProviderInDoubt,
     ProviderRateLimited,
+    guarding_creates,
 )
 from domain.preflight import PreflightFailed, check_order, check_refund
 from domain.routing import ChannelRoute, ConnectionStatus, decide_sales_document
@@ -34,12 +43,21 @@ from schemas.invoices import (
     FailureCode,
     InvoiceFailed,
     IssuedDocument,
+    Provider,
 )
 from schemas.orders import OrderCompleted, OrderRefunded
 from workers.corrections import CorrectionRefused, issue_correction
 from workers.events import Fact, failed_event, issued_event
 from workers.failures import failure_from_provider_error
-from workers.issuing import Attempts, Issuance, RetryPolicy, deliver, issue_once
+from workers.issuing import (
+    Attempts,
+    CreateNotYetSafe,
+    Issuance,
+    RetryPolicy,
+    check_may_create,
+    deliver,
+    issue_once,
+)
 from workers.publisher import Topics, dead_letter_record, event_record
 from workers.records import Failed, Issued, Outcome, Parked, RawRecord, Skipped
 
@@ -47,7 +65,23 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 ONE_SHOT = RetryPolicy(attempts=1)  # retries are the scheduler's job, never inline
 WAIT_FOR_PREDECESSOR = dt.timedelta(seconds=2)
-WAIT_FOR_ORIGINAL = dt.timedelta(seconds=10)
+WAIT_FOR_KEYS = dt.timedelta(seconds=30)  # credentials unreadable: until ops fix the keys
+MAX_LOOKUP_GAP = dt.timedelta(seconds=60)  # in doubt: look again at least this often
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long the worker waits on things outside its control (settings, see config)."""
+
+    # longest a create may take to commit at the provider (ADR 0006, "commit window")
+    commit_window: Mapping[Provider, dt.timedelta] = field(
+        default_factory=lambda: {
+            Provider.WFIRMA: dt.timedelta(seconds=300),
+            Provider.FAKTUROWNIA: dt.timedelta(seconds=60),
+        }
+    )
+    create_lease: dt.timedelta = dt.timedelta(seconds=20)  # claim left when a create is sent
+    original: dt.timedelta = dt.timedelta(days=1)  # a refund's wait for its sales document
 
 
 @dataclass(frozen=True)
@@ -66,6 +100,7 @@ class IssuanceService:
         topics: Topics,
         schedule: RetrySchedule,
         clock: Clock,
+        waits: Waits | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -73,6 +108,7 @@ class IssuanceService:
         self._topics = topics
         self._schedule = schedule
         self._clock = clock
+        self._waits = waits or Waits()
 
     async def process(self, job: Job) -> Outcome:
         data = job.event.data
@@ -160,29 +196,38 @@ class IssuanceService:
             check_order(event.data.order)
 
     async def _issue(self, job: Job, fact: Fact, route: ChannelRoute) -> Outcome:
-        conn = await self._store.connection(route.connection_id)
-        if conn is None:
-            return await self._fail(
-                job, fact, _not_configured("the channel's provider connection no longer exists")
-            )
-        provider = await self._providers.for_connection(conn)
+        not_before = self._recreate_after(job, route.provider)
         attempts = Attempts()
         try:
-            document = await self._call_provider(provider, job, fact, route, attempts)
+            conn = await self._store.connection(route.connection_id)
+            if conn is None:
+                return await self._fail(
+                    job,
+                    fact,
+                    _not_configured("the channel's provider connection no longer exists"),
+                )
+            provider = await self._providers.for_connection(conn)
+            guard = self._lease_guard(job.entry)
+            with guarding_creates(guard):
+                document = await self._call_provider(
+                    provider, job, fact, route, attempts, not_before
+                )
+        except SecretsNotConfigured as exc:
+            return await self._credentials_unreadable(job, fact, route, exc, not_before)
+        except CreateNotYetSafe as exc:
+            return await self._still_in_doubt(job, fact, route, exc.not_before)
         except ProviderAuthError as exc:
             await self._store.mark_needs_reauth(route.connection_id, str(exc))
             return await self._needs_reauth(job, fact, route, exc)
         except ProviderError as exc:
             if exc.retryable:
-                return await self._retry_later(job, fact, route, exc)
+                return await self._retry_later(job, fact, route, exc, not_before)
             return await self._fail(
                 job, fact, failure_from_provider_error(exc, job.entry.attempts + attempts.count)
             )
         except CorrectionRefused as exc:
             if exc.code is FailureCode.ORIGINAL_DOCUMENT_MISSING:
-                return await self._park(
-                    job, ParkReason.WAITING_ORIGINAL, WAIT_FOR_ORIGINAL, fact=fact
-                )
+                return await self._wait_for_original(job, fact, exc)
             return await self._fail(
                 job,
                 fact,
@@ -212,16 +257,18 @@ class IssuanceService:
         fact: Fact,
         route: ChannelRoute,
         attempts: Attempts,
+        not_before: dt.datetime | None,
     ) -> IssuedDocument:
         if isinstance(job.event, OrderRefunded):
             return await issue_correction(
-                provider, route, job.event.data, ONE_SHOT, attempts, self._clock()
+                provider, route, job.event.data, ONE_SHOT, attempts, self._clock(), not_before
             )
         request = self._sale_request(job, fact, route)
         if job.reconcile:  # an earlier attempt may have created it: look before creating
             found = await provider.find(request)
             if found is not None:
                 return await deliver(provider, Issuance(found, created=True), request)
+            check_may_create(not_before, self._clock())
         return await deliver(
             provider, await issue_once(provider, request, ONE_SHOT, attempts), request
         )
@@ -237,8 +284,114 @@ class IssuanceService:
             self._clock(),
         )
 
+    def _recreate_after(self, job: Job, provider: Provider | None) -> dt.datetime | None:
+        """Until when a create of an earlier attempt may still commit at the provider."""
+        entry = job.entry
+        candidates = [entry.recreate_after]
+        if entry.prior_lease_end is not None:  # took over a claim: its holder may have sent one
+            candidates.append(
+                recreate_not_before(entry.prior_lease_end, self._clock(), self._window(provider))
+            )
+        return max((c for c in candidates if c is not None), default=None)
+
+    def _window(self, provider: Provider | None) -> dt.timedelta:
+        if provider is None:  # not known: the longest any provider may take
+            return max(self._waits.commit_window.values(), default=dt.timedelta(0))
+        return self._waits.commit_window.get(provider, dt.timedelta(0))
+
+    def _lease_guard(self, entry: Entry) -> Callable[[], Awaitable[None]]:
+        async def guard() -> None:
+            await self._ledger.ensure_lease(entry, self._waits.create_lease)
+
+        return guard
+
+    async def _still_in_doubt(
+        self, job: Job, fact: Fact, route: ChannelRoute, not_before: dt.datetime
+    ) -> Outcome:
+        """Not at the provider yet, and an earlier create may still land: look again soon,
+        create only after the commit window. A wait, not a failed attempt."""
+        now = self._clock()
+        delay = min(not_before - now, max(MAX_LOOKUP_GAP / 6, (not_before - now) / 4))
+        delay = max(delay, dt.timedelta(seconds=0.5))
+        log.info(
+            "order %s: not at the provider yet; an earlier create may still commit until %s, "
+            "looking again in %.0fs",
+            fact.order_id,
+            not_before.isoformat(),
+            delay.total_seconds(),
+        )
+        return await self._park(
+            job,
+            ParkReason.IN_DOUBT,
+            delay,
+            fact=fact,
+            state=State.IN_DOUBT,
+            connection_id=route.connection_id,
+            recreate_after=not_before,
+        )
+
+    async def _credentials_unreadable(
+        self,
+        job: Job,
+        fact: Fact,
+        route: ChannelRoute,
+        exc: SecretsNotConfigured,
+        not_before: dt.datetime | None,
+    ) -> Outcome:
+        """An operator problem (wrong INVOICE_ROUTER_SECRET_KEYS), not the order's: wait for
+        the fix without spending the order's retries, and say what to do."""
+        log.error(
+            "order %s: the %s credentials of connection %s cannot be decrypted (%s). Set "
+            "INVOICE_ROUTER_SECRET_KEYS to include the key that sealed them and restart; the "
+            "seller's orders wait (parked: credentials_unreadable) and resume by themselves",
+            fact.order_id,
+            route.provider.value,
+            route.connection_id,
+            exc,
+        )
+        return await self._park(
+            job,
+            ParkReason.CREDENTIALS_UNREADABLE,
+            WAIT_FOR_KEYS,
+            fact=fact,
+            connection_id=route.connection_id,
+            recreate_after=not_before,
+        )
+
+    async def _wait_for_original(self, job: Job, fact: Fact, exc: CorrectionRefused) -> Outcome:
+        """A refund before its sales document: wait (bounded), then fail actionably."""
+        now = self._clock()
+        since = job.entry.waiting_since or now
+        waited = now - since
+        if waited >= self._waits.original:
+            hours = self._waits.original.total_seconds() / 3600
+            return await self._fail(
+                job,
+                fact,
+                Failure(
+                    code=FailureCode.ORIGINAL_DOCUMENT_MISSING,
+                    failure_class=FailureClass.RETRYABLE_EXHAUSTED,
+                    attempts=job.entry.attempts,
+                    message=f"{exc} — waited {hours:g} h and the order's sales document was "
+                    "never issued: issue it (publish or replay the order's order.completed), "
+                    "then replay this refund from the dead-letter tooling or the source topic",
+                ),
+            )
+        return await self._park(
+            job,
+            ParkReason.WAITING_ORIGINAL,
+            original_wait_delay(waited),
+            fact=fact,
+            waiting_since=since,
+        )
+
     async def _retry_later(
-        self, job: Job, fact: Fact, route: ChannelRoute, exc: ProviderError
+        self,
+        job: Job,
+        fact: Fact,
+        route: ChannelRoute,
+        exc: ProviderError,
+        not_before: dt.datetime | None,
     ) -> Outcome:
         retry_after = exc.retry_after if isinstance(exc, ProviderRateLimited) else None
         if isinstance(exc, ProviderBusy):  # nothing was sent: wait out the hold, keep retries
@@ -253,6 +406,9 @@ class IssuanceService:
             )
             return await self._fail(job, fact, failure, dead_letter=(reason, failed_attempts))
         in_doubt = isinstance(exc, ProviderInDoubt)
+        if in_doubt:  # the create may still commit: no create before the commit window ends
+            until = self._clock() + self._window(route.provider)
+            not_before = max(not_before, until) if not_before else until
         reason = (
             ParkReason.IN_DOUBT
             if in_doubt
@@ -269,6 +425,7 @@ class IssuanceService:
             attempts=failed_attempts,
             state=State.IN_DOUBT if in_doubt else State.PARKED,
             connection_id=route.connection_id,
+            recreate_after=not_before,
         )
 
     async def _needs_reauth(
@@ -284,6 +441,7 @@ class IssuanceService:
             attempts=job.entry.attempts,
             connection_id=route.connection_id,
             document_kind=_kind(fact),
+            recreate_after=self._recreate_after(job, route.provider),
             outbox=[event_record(self._topics, notice)],
         )
         return Parked(ParkReason.NEEDS_REAUTH.value, notice)
@@ -298,6 +456,8 @@ class IssuanceService:
         attempts: int | None = None,
         state: State = State.PARKED,
         connection_id: int | None = None,
+        recreate_after: dt.datetime | None = None,
+        waiting_since: dt.datetime | None = None,
     ) -> Outcome:
         await self._ledger.park(
             job.entry,
@@ -307,6 +467,8 @@ class IssuanceService:
             attempts=job.entry.attempts if attempts is None else attempts,
             connection_id=connection_id,
             document_kind=_kind(fact),
+            recreate_after=recreate_after or self._recreate_after(job, fact.provider),
+            waiting_since=waiting_since,
         )
         return Parked(reason.value)
 

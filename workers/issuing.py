@@ -1,14 +1,16 @@
 """Issue a document at most once through any provider.
 
 A create that may have happened (timeout, 5xx) is never retried blindly: the document is first
-looked up by our idempotency key. Only when the provider says it does not exist is the create
-repeated, and the provider's own uniqueness guard (Fakturownia `oid_unique`) covers a create
-still committing on its side. See docs/adr/0002-idempotent-issuance.md.
+looked up by our idempotency key, and "not found" right after a timeout proves nothing: the
+first create may still be committing. Such an order is parked in doubt and created again only
+once the provider can no longer commit the first one (`CreateNotYetSafe`, the commit window of
+docs/adr/0006-ledger-and-outbox.md). See docs/adr/0002-idempotent-issuance.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,7 @@ from domain.ports import (
     ProviderError,
     ProviderInDoubt,
     ProviderRateLimited,
+    before_create,
 )
 from schemas.invoices import IssuedDocument
 
@@ -49,6 +52,20 @@ class Issuance:
     created: bool  # False when an earlier attempt (or delivery) had already created it
 
 
+class CreateNotYetSafe(Exception):
+    """The document is not at the provider yet, but an earlier create may still commit there
+    until `not_before`: look again later, create only after that."""
+
+    def __init__(self, not_before: dt.datetime) -> None:
+        super().__init__(f"an earlier create may still commit until {not_before.isoformat()}")
+        self.not_before = not_before
+
+
+def check_may_create(not_before: dt.datetime | None, now: dt.datetime) -> None:
+    if not_before is not None and now < not_before:
+        raise CreateNotYetSafe(not_before)
+
+
 class Attempts:
     """Counts provider attempts so failures can report them."""
 
@@ -66,16 +83,15 @@ async def issue_once(
     while True:
         attempts.count += 1
         try:
+            await before_create()
             return Issuance(await provider.issue(request), created=True)
         except DuplicateDocument:
             return Issuance(await _existing_after_conflict(provider, request), created=False)
-        except ProviderInDoubt as exc:
+        except ProviderInDoubt:
             found = await _reconcile(provider, request)
             if found is not None:
                 return Issuance(found, created=True)  # our own timed-out create landed
-            if attempts.count >= policy.attempts:
-                raise
-            await sleep(policy.delay(attempts.count, exc))
+            raise  # not found yet proves nothing: the create may still commit (module doc)
         except ProviderError as exc:
             if not exc.retryable or attempts.count >= policy.attempts:
                 raise

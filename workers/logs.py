@@ -49,7 +49,10 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # httpx logs every request's full URL (query string included) at INFO; the adapters log their
 # own redacted line per call instead (adapters/observe.py).
-_QUIET_LOGGERS = ("httpx", "httpcore")
+_QUIET_LOGGERS = ("httpx", "httpcore", "alembic.runtime.plugins")
+# At DEBUG the Kafka client and Faust log whole records (orders: buyers' names, NIPs,
+# addresses), which the redactions above cannot recognise; they stay at INFO unless asked.
+_RECORD_LOGGERS = ("aiokafka", "faust")
 
 
 def redact(text: str) -> str:
@@ -142,12 +145,20 @@ class TextFormatter(logging.Formatter):
 # --- configuration -------------------------------------------------------------------------
 
 
-def logging_config(log_format: LogFormat, level: str) -> dict[str, Any]:
+def logging_config(
+    log_format: LogFormat, level: str, *, client_debug: bool = False
+) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict: one stdout handler with the chosen formatter.
 
+    `client_debug`: let aiokafka and Faust log below INFO too when `level` is below it.
     A fresh dict on every call: `dictConfig` and Faust's worker may modify what they are given.
     """
     formatter = JsonFormatter if log_format == "json" else TextFormatter
+    loggers: dict[str, Any] = {name: {"level": "WARNING"} for name in _QUIET_LOGGERS}
+    threshold = logging.getLevelName(level.upper())  # an int for every level name
+    clamped = isinstance(threshold, int) and threshold < logging.INFO and not client_debug
+    # NOTSET: follow the root level (and undo an earlier clamp, dictConfig keeps levels)
+    loggers |= {name: {"level": "INFO" if clamped else "NOTSET"} for name in _RECORD_LOGGERS}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -159,14 +170,14 @@ def logging_config(log_format: LogFormat, level: str) -> dict[str, Any]:
                 "stream": "ext://sys.stdout",
             }
         },
-        "loggers": {name: {"level": "WARNING"} for name in _QUIET_LOGGERS},
+        "loggers": loggers,
         "root": {"level": level.upper(), "handlers": ["default"]},
     }
 
 
-def configure(log_format: LogFormat, level: str) -> dict[str, Any]:
+def configure(log_format: LogFormat, level: str, client_debug: bool = False) -> dict[str, Any]:
     """Apply the configuration now (for what runs before Faust starts) and return a fresh
     copy for `faust.Worker(logging_config=...)`, which applies it again at start."""
-    logging.config.dictConfig(logging_config(log_format, level))
+    logging.config.dictConfig(logging_config(log_format, level, client_debug=client_debug))
     logging.captureWarnings(True)  # warnings become log lines, in the same format
-    return logging_config(log_format, level)
+    return logging_config(log_format, level, client_debug=client_debug)

@@ -57,6 +57,15 @@ PARKED = Gauge(
 OUTBOX_UNPUBLISHED = Gauge(
     "invoice_router_outbox_unpublished", "Outcome records written to the outbox, not yet in Kafka"
 )
+OUTBOX_QUARANTINED = Counter(
+    "invoice_router_outbox_quarantined_total",
+    "Outbox records the broker refused for good (too large, invalid topic), set aside so the "
+    "records behind them go on; each needs an operator (`invoice-router outbox`)",
+    ["topic"],
+)
+OUTBOX_QUARANTINED_ROWS = Gauge(
+    "invoice_router_outbox_quarantined_rows", "Outbox records quarantined now, not re-queued"
+)
 CONSUMER_LAG = Gauge(
     "invoice_router_consumer_lag",
     "Records of an assigned partition not yet committed (highwater minus committed offset)",
@@ -121,6 +130,17 @@ def observe_backlog(backlog: Backlog) -> None:
     OUTBOX_UNPUBLISHED.set(backlog.unpublished)
     for reason in {*(r.value for r in ParkReason), *backlog.waiting}:
         PARKED.labels(reason or UNKNOWN).set(backlog.waiting.get(reason, 0))
+
+
+def observe_quarantine(topic: str, quarantined_rows: int | None) -> None:
+    """One outbox record set aside; the gauge is set when the current count is known."""
+    OUTBOX_QUARANTINED.labels(topic).inc()
+    if quarantined_rows is not None:
+        observe_quarantined_rows(quarantined_rows)
+
+
+def observe_quarantined_rows(count: int) -> None:
+    OUTBOX_QUARANTINED_ROWS.set(count)
 
 
 async def observe_consumer_lag(consumer: Any) -> None:

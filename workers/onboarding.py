@@ -3,8 +3,10 @@
 The seller's "Generate" button opens `authorization_url`; wFirma redirects back to the app's
 redirect URI with `code` and `state`; `complete_authorization` verifies the signed state,
 exchanges the code and stores the tokens encrypted. A state completes one authorization only:
-its nonce is recorded (`oauth_state_uses`), so a replayed redirect is refused. The CLI and the
-HTTP configuration API (workers/api.py) call the same functions.
+its nonce is recorded (`oauth_state_uses`), so a replayed redirect is refused; a failed code
+exchange (a wrong or mistyped code, wFirma unreachable) releases it again, so the seller can
+retry within the state's lifetime. The CLI and the HTTP configuration API (workers/api.py)
+call the same functions.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ async def complete_authorization(
     """Verify `state`, exchange `code`, store the tokens; returns the connection id."""
     box = secret_box(settings)
     try:
+        if not state.isascii():  # anyone can send one; hmac.compare_digest needs ASCII str
+            raise ValueError("it is not ASCII")
         claims = box.verify(state)
     except ValueError as exc:
         raise OnboardingError(
@@ -97,18 +101,22 @@ async def complete_authorization(
         row = await session.get(ProviderConnection, int(claims["connection"]))
     if row is None or row.seller_id != claims["seller"]:
         raise OnboardingError("the connection this authorization was started for is gone")
-    await _use_state(sessions, str(claims.get("nonce", "")), row.id)
-    credentials = read_credentials(row, box)
-    client = wfirma_oauth_client(settings, oauth_app(credentials, row.options))
+    nonce = await _use_state(sessions, str(claims.get("nonce", "")), row.id)
     try:
-        grant = await client.exchange_code(code)
-    finally:
-        await client.aclose()
-    await TokenStore(sessions, box).save_grant(row.id, grant)
+        credentials = read_credentials(row, box)
+        client = wfirma_oauth_client(settings, oauth_app(credentials, row.options))
+        try:
+            grant = await client.exchange_code(code)
+        finally:
+            await client.aclose()
+        await TokenStore(sessions, box).save_grant(row.id, grant)
+    except Exception:
+        await _release_state(sessions, nonce)
+        raise
     return row.id
 
 
-async def _use_state(sessions: async_sessionmaker, nonce: str, connection_id: int) -> None:
+async def _use_state(sessions: async_sessionmaker, nonce: str, connection_id: int) -> str:
     """Record the state's nonce before the code exchange, so two concurrent completions of one
     redirect cannot both succeed; uses older than a state's lifetime are forgotten."""
     if not nonce:
@@ -124,3 +132,11 @@ async def _use_state(sessions: async_sessionmaker, nonce: str, connection_id: in
             "this authorization was already completed (its state was used before); "
             "start again from Generate"
         ) from exc
+    return nonce
+
+
+async def _release_state(sessions: async_sessionmaker, nonce: str) -> None:
+    """Forget a use whose authorization did not complete: the state stays usable until it
+    expires, and stays single-use for completed authorizations."""
+    async with sessions() as session, session.begin():
+        await session.execute(delete(OAuthStateUse).where(OAuthStateUse.nonce == nonce))

@@ -9,55 +9,24 @@ taken over with a provider lookup first (docs/adr/0006-ledger-and-outbox.md).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from pydantic import TypeAdapter, ValidationError
-
 from config.ledger import Entry, LeaseLost, Ledger, Source
-from domain.ledger import ClaimOutcome, LedgerKey
-from schemas.deadletter import DeadLetterReason
+from domain.ledger import ClaimOutcome, LedgerKey, State
 from schemas.invoices import InvoiceIssued
-from schemas.orders import OrderCompleted, OrderEvent, OrderRefunded
-from schemas.topics import channel_of
+from schemas.orders import OrderCompleted, OrderRefunded
 from workers.issuance import IssuanceService, Job, slot_of
 from workers.logs import bind, correlate
+from workers.outage import Unavailable, dependency_down
+from workers.parsing import ORDER_EVENT as _ORDER_EVENT
+from workers.parsing import dead, parse
 from workers.publisher import Topics, dead_letter_record, stored_event_record
 from workers.records import DeadLettered, Issued, Outcome, Parked, RawRecord, Superseded
 
 log = logging.getLogger(__name__)
-_ORDER_EVENT: TypeAdapter[OrderCompleted | OrderRefunded] = TypeAdapter(OrderEvent)
 Sleep = Callable[[float], Awaitable[None]]
 BUSY_POLL_SECONDS = 0.5
-
-
-def _dead(record: RawRecord, code: str, message: str, exc: BaseException) -> DeadLettered:
-    return DeadLettered(record, DeadLetterReason(code, message, type(exc).__qualname__))
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """`data.order.lines.0.vat_rate: Field required` lines, without echoing input values."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:20]
-    )
-
-
-def parse(record: RawRecord) -> OrderCompleted | OrderRefunded | DeadLettered:
-    try:
-        json.loads(record.value or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _dead(record, "malformed_json", f"value is not JSON: {exc}", exc)
-    try:
-        # JSON mode: strict models still accept RFC 3339 strings for times
-        event = _ORDER_EVENT.validate_json(record.value or b"")
-    except ValidationError as exc:
-        return _dead(record, "schema_invalid", describe_validation_error(exc), exc)
-    channel = channel_of(record.topic)
-    if event.data.channel != channel:
-        err = ValueError(f"event channel {event.data.channel!r} arrived on {record.topic!r}")
-        return _dead(record, "channel_mismatch", str(err), err)
-    return event
 
 
 def ledger_key(event: OrderCompleted | OrderRefunded) -> LedgerKey:
@@ -103,10 +72,12 @@ class OrderRouter:
             )
             return await self._claim_and_process(event, source, from_scheduler=False)
         except Exception as exc:  # an escaping exception would make Faust skip the record
+            if (dependency := dependency_down(exc)) is not None:
+                raise Unavailable(dependency, exc) from exc  # a wait (workers/outage.py)
             log.exception(
                 "unexpected error routing %s[%s]@%s", record.topic, record.partition, record.offset
             )
-            outcome = _dead(record, "internal_error", f"{type(exc).__name__}: {exc}"[:1000], exc)
+            outcome = dead(record, "internal_error", f"{type(exc).__name__}: {exc}"[:1000], exc)
             await self._ledger.append_outbox(
                 [dead_letter_record(self._topics, outcome.record, outcome.reason)]
             )
@@ -140,6 +111,12 @@ class OrderRouter:
                     except LeaseLost:
                         log.warning("ledger entry for %s taken over; its new owner reports it", key)
                         return Superseded()
+                    except Exception as exc:
+                        if dependency_down(exc) is not None:
+                            raise  # a wait: the claim is taken over when the step runs again
+                        return await self._internal_error(claim.entry, exc)
+                    finally:
+                        self._ledger.release(claim.entry)
                 case ClaimOutcome.REEMIT:
                     return await self._reemit(claim.entry)
                 case ClaimOutcome.OWNED_BY_SCHEDULER:
@@ -148,6 +125,25 @@ class OrderRouter:
                     return Superseded()  # another worker's scheduler is retrying it
                 case ClaimOutcome.BUSY:  # another worker is on it (e.g. during a rebalance)
                     await self._sleep(BUSY_POLL_SECONDS)
+
+    async def _internal_error(self, entry: Entry, exc: Exception) -> Outcome:
+        """A bug, not bad input nor an outage: dead-letter the record for ops to replay once
+        fixed, and close the claim (`failed`), so no row is left claimed behind the order's
+        later documents and a replay takes it over with a lookup first."""
+        log.exception("unexpected error issuing %s", entry.key)
+        s = entry.source
+        record = RawRecord(s.topic, s.partition, s.offset, s.key, s.value, s.headers)
+        outcome = dead(record, "internal_error", f"{type(exc).__name__}: {exc}"[:1000], exc)
+        try:
+            await self._ledger.finish(
+                entry,
+                State.FAILED,
+                failure_code="internal_error",
+                outbox=[dead_letter_record(self._topics, record, outcome.reason)],
+            )
+        except LeaseLost:
+            return Superseded()
+        return outcome
 
     async def _reemit(self, entry: Entry) -> Outcome:
         """The same invoice.issued (same id, same payload) again, without calling anybody."""

@@ -122,9 +122,21 @@ def correction_content(position: int, stored: Record, after: State) -> Record:
     }
 
 
-def correction_record(req: DocumentRequest, options: WfirmaOptions, stored: list[Record]) -> Record:
-    """The `invoice` record of a correction of `req.correction.original_id`, whose current
-    line versions are `stored`. Buyer and currency come from the original (read-only here)."""
+def correction_buyer(original: Record) -> Record | None:
+    """The buyer block of a correction: the original's own contractor record, so both
+    documents name one buyer. The documented example sends a `contractor` (doc.wfirma.pl,
+    invoices_correction, invoices/add) and production clients send the original's contractor
+    (katarzynaochnikdu/wfirma-api `app.py`); none omits it (docs/adr/0009). Only a document
+    that never had a buyer (a receipt without one) has none to restate."""
+    contractor_id = related_id(original, "contractor")
+    return relation(contractor_id) if contractor_id is not None else None
+
+
+def correction_record(
+    req: DocumentRequest, options: WfirmaOptions, original: Record, stored: list[Record]
+) -> Record:
+    """The `invoice` record of a correction of `original`, whose current line versions are
+    `stored`. Buyer and currency come from the original (currency is read-only here)."""
     spec = req.correction
     assert spec is not None
     changes = [change for line in spec.lines for change in _changes(line, stored)]
@@ -140,17 +152,20 @@ def correction_record(req: DocumentRequest, options: WfirmaOptions, stored: list
         "price_type": "brutto",
         "id_external": req.idempotency_key,
         "description": spec.reason,
-        "invoicecontents": numbered(
-            "invoicecontent",
-            [correction_content(i, r, after) for i, (r, after) in enumerate(changes)],
-        ),
     }
+    buyer = correction_buyer(original)
+    if buyer is not None:
+        record["contractor"] = buyer
+    record["invoicecontents"] = numbered(
+        "invoicecontent",
+        [correction_content(i, r, after) for i, (r, after) in enumerate(changes)],
+    )
     if options.correction_series:
         record["series"] = relation(options.correction_series)
     return record
 
 
 def correction_envelope(
-    req: DocumentRequest, options: WfirmaOptions, stored: list[Record]
+    req: DocumentRequest, options: WfirmaOptions, original: Record, stored: list[Record]
 ) -> Record:
-    return envelope(correction_record(req, options, stored))
+    return envelope(correction_record(req, options, original, stored))

@@ -15,14 +15,17 @@ import httpx
 from adapters.tls import shared_tls
 from domain.ports import ProviderAuthError, ProviderUnavailable
 
-# What the seller registers with the app (the setup guide's list). Listing numbering series
-# also needs `series-read`, which a seller may add to the app and to `extra_scopes`.
+# What the seller registers with the app (the setup guide's list): one `{module}-read` or
+# `-write` scope per module the adapter calls (doc.wfirma.pl "Uprawnienia aplikacji"), so
+# `series/find` (mapping targets) needs `series-read` and `user_companies/find` (verify)
+# `user_companies-read` (a scope zalazdi/wfirma `OAuthClient.php` lists). docs/adr/0009.
 SCOPES = (
     "contractors-read",
-    "companies-read",
     "contractors-write",
     "invoices-read",
     "invoices-write",
+    "series-read",
+    "user_companies-read",
 )
 
 
@@ -88,7 +91,7 @@ class OAuthClient:
         query = {
             "response_type": "code",
             "client_id": self.app.client_id,
-            "scope": " ".join(scopes),
+            "scope": " ".join(dict.fromkeys(scopes)),  # an extra scope may repeat a default
             "redirect_uri": self.app.redirect_uri,
             "state": state,
         }

@@ -46,6 +46,7 @@ from domain.ports import (
     ProviderError,
     ProviderNotFound,
     ProviderRateLimited,
+    before_create,
 )
 from schemas.invoices import IssuedDocument
 
@@ -56,7 +57,7 @@ MAX_PAGES = 20
 SINGULAR = {
     "invoices": "invoice",
     "contractors": "contractor",
-    "companies": "company",
+    "user_companies": "user_company",
     "series": "series",
 }
 
@@ -124,6 +125,8 @@ class WfirmaProvider:
         path = f"/{module}/{action}" + (f"/{object_id}" if object_id else "")
         # before the credentials: a wait must not stale them
         slot = await self._limiter.acquire() if self._limiter is not None else None
+        if module == "invoices" and action == "add":
+            await before_create()  # after the wait: the caller's claim must still be live
         credentials = await self._auth.headers()
         headers = {**credentials, "Accept": "application/pdf"} if pdf else credentials
         try:
@@ -174,14 +177,21 @@ class WfirmaProvider:
                 raise
         raise AssertionError("unreachable")
 
-    async def _find(self, module: str, conditions: Any = None) -> AsyncIterator[dict[str, Any]]:
+    async def _find(
+        self, module: str, conditions: Any = None, *, company_scoped: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every record matching `conditions`, page by page (lists are keyed "0", "1", ...)."""
         singular = SINGULAR[module]
         for page in range(1, MAX_PAGES + 1):
             params: dict[str, Any] = {"limit": PAGE_LIMIT, "page": page}
             if conditions is not None:
                 params["conditions"] = conditions
-            body = await self._call(module, "find", body={module: {"parameters": params}})
+            body = await self._call(
+                module,
+                "find",
+                body={module: {"parameters": params}},
+                company_scoped=company_scoped,
+            )
             branch = body.get(module) if isinstance(body, dict) else None
             rows = records(branch, singular)
             for row in rows:
@@ -203,8 +213,8 @@ class WfirmaProvider:
 
     async def issue(self, request: DocumentRequest) -> IssuedDocument:
         if request.correction is not None:
-            stored = await self._current_versions(request.correction.original_id)
-            payload = correction_envelope(request, self._options, stored)
+            original, stored = await self._current_versions(request.correction.original_id)
+            payload = correction_envelope(request, self._options, original, stored)
         else:
             contractor_id = await self._contractor_id(request)
             payload = envelope(sales_record(request, self._options, contractor_id))
@@ -283,15 +293,23 @@ class WfirmaProvider:
     async def current_lines(self, document_id: str) -> list[LineState]:
         """The document's lines after every correction: the latest version of each line,
         held per line key (lines sharing a SKU add up, as `fold` does for every provider)."""
-        stored = await self._current_versions(document_id)
+        _, stored = await self._current_versions(document_id)
         return fold([line_state(line) for line in stored], [])
 
-    async def _current_versions(self, document_id: str) -> list[dict[str, Any]]:
+    async def _current_versions(
+        self, document_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The original document and the current version of each of its lines."""
         original = await self._invoice(document_id)
-        # Filtering on `parent` is the simulator's (UNCONFIRMED) field name: every hit is
-        # re-checked, and the count must match the original's own `corrections` counter.
+        # `parent_id` is the documented field ("ID faktury korygowanej", doc.wfirma.pl module
+        # invoices_correction, "Pola"); `parent` is only the relation branch of answers, not a
+        # condition field (docs/adr/0009). Every hit is still re-checked, and the count must
+        # match the original's own `corrections` counter.
         of_this = {
-            "and": [condition("type", "eq", "correction"), condition("parent", "eq", document_id)]
+            "and": [
+                condition("type", "eq", "correction"),
+                condition("parent_id", "eq", document_id),
+            ]
         }
         corrections = [
             row
@@ -303,9 +321,9 @@ class WfirmaProvider:
             raise ProviderError(
                 f"wFirma lists {len(corrections)} of the {expected} corrections of document "
                 f"{original.get('fullnumber') or document_id}: correct it by hand",
-                detail=f"invoices/find parent={document_id}",
+                detail=f"invoices/find parent_id={document_id}",
             )
-        return line_versions(original, corrections)
+        return original, line_versions(original, corrections)
 
     async def list_departments(self) -> list[Department]:
         """The company's numbering series: wFirma's channel mapping targets a series."""
@@ -319,13 +337,15 @@ class WfirmaProvider:
         ]
 
     async def list_companies(self) -> list[WfirmaCompany]:
-        """The companies the credentials can see (`companies/find`, user-scoped, so sent
-        without `company_id`; its order follows the panel's selection: never pick the first)."""
-        body = await self._call("companies", "find", body={"companies": {}}, company_scoped=False)
-        branch = body.get("companies") if isinstance(body, dict) else None
+        """The companies the login belongs to: `user_companies/find`, the listing wFirma's own
+        `COMPANY ID REQUIRED` description points to (doc.wfirma.pl "Komunikaty błędów"). It is
+        user-scoped, so sent without `company_id`; each membership carries its `company`
+        (doc.wfirma.pl user_companies/get schema). Its order is not a choice: never pick the
+        first. `companies` only describes the company a request runs for (docs/adr/0009)."""
         return [
-            WfirmaCompany(id=str(r["id"]), name=str(r.get("name") or ""), nip=r.get("nip") or None)
-            for r in records(branch, "company")
+            company
+            async for row in self._find("user_companies", company_scoped=False)
+            if (company := _membership_company(row)) is not None
         ]
 
     async def verify(self) -> list[WfirmaCompany]:
@@ -343,3 +363,14 @@ class WfirmaProvider:
                 f"this wFirma login has several companies: set the company id to one of {listing}"
             )
         return companies
+
+
+def _membership_company(row: dict[str, Any]) -> WfirmaCompany | None:
+    """The company of one `user_company` record (nested `company`; a flat `company_id` is
+    tolerated, as some clients model it)."""
+    company = row.get("company") if isinstance(row.get("company"), dict) else {}
+    company_id = related_id(row, "company")
+    if company_id is None:
+        return None
+    name = company.get("name") or company.get("altname") or row.get("name") or ""
+    return WfirmaCompany(id=company_id, name=str(name), nip=company.get("nip") or None)

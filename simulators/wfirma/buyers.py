@@ -1,8 +1,10 @@
-"""The buyer of a new document (reference §3.3): by reference, inline, inherited, or none.
+"""The buyer of a new document (reference §3.3): by reference, inline, or none.
 
 Invoices carry an immutable ``contractor_detail`` snapshot, so later contractor edits never
-change issued documents. Receipts and other-income documents may have no buyer at all;
-corrections inherit the corrected invoice's buyer unless they name one.
+change issued documents. Receipts and other-income documents may have no buyer at all. A
+correction of a document with a buyer must name one, as the documented example does
+(doc.wfirma.pl invoices_correction, invoices/add): the simulator takes that strict reading
+instead of inheriting the buyer (UNCONFIRMED either way: docs/adr/0009).
 """
 
 from __future__ import annotations
@@ -28,19 +30,13 @@ EMPTY_RELATION = {"id": "0"}
 
 @dataclass
 class Buyer:
-    """The resolved buyer: an existing contractor, a new inline one, an inherited one, or none."""
+    """The resolved buyer: an existing contractor, a new inline one, or none."""
 
     errors: FieldErrors
     existing: dict[str, Any] | None = None
     inline: dict[str, str] | None = None
-    inherited: dict[str, Any] | None = None
 
     def relations(self, store: SimStore, company: CompanyState, now: datetime) -> dict[str, Any]:
-        if self.inherited is not None:
-            return {
-                "contractor": dict(self.inherited["contractor"]),
-                "contractor_detail": dict(self.inherited["contractor_detail"]),
-            }
         record = self.existing
         if self.inline is not None:
             # UNCONFIRMED (§3.3): an inline buyer creates a new contractor record each time.
@@ -74,7 +70,12 @@ def resolve_buyer(
         buyer.errors = contractors.validate(data, require_street=True)
         buyer.inline = data
     elif parent is not None:
-        buyer.inherited = parent
+        if has_buyer(parent):
+            errors.add("contractor", EMPTY, "notEmpty")
     elif doc_type not in BUYERLESS_TYPES and doc_type != "correction":
         errors.add("contractor", EMPTY, "notEmpty")
     return buyer
+
+
+def has_buyer(doc: dict[str, Any]) -> bool:
+    return str(doc.get("contractor", {}).get("id", "0")) not in ("", "0")

@@ -1,8 +1,11 @@
 """Read-only modules around the books: companies, memberships, series, VAT codes, accounts.
 
-``companies`` and ``user_companies`` are user-scoped (they answer without ``company_id``, so a
-multi-company login can discover its ids); ``companies/find`` lists the company selected in the
-web panel first, as observed (§5). The rest belong to one company's books.
+``companies`` describes only the company a request runs for (doc.wfirma.pl, module
+``companies``: "pobranie informacji o firmie dla której wykonywane jest niniejsze zapytanie"),
+so it is company-scoped like the books; ``companies/find`` is undocumented and answers the same
+single company. The companies of a login come from the user-scoped ``user_companies/find``
+(named by the ``COMPANY ID REQUIRED`` description), one membership per company with the
+company nested, as in the docs' user_companies/get schema (docs/adr/0009).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from .models import SimCompany
 from .vat import DECLARATION_COUNTRIES, VAT_CODES, VatCode
 
 Row = dict[str, Any]
+PACK_EXPIRY = "2099-12-31"  # the subscription never lapses in the simulator
+USER_ID_BASE = 2_200_001
 
 
 def _company_row(company: SimCompany) -> Row:
@@ -41,31 +46,58 @@ def _visible_companies(env: Env) -> list[SimCompany]:
 
 
 def companies_find(env: Env, call: Call) -> Reply:
-    rows = [_company_row(c) for c in _visible_companies(env)]
-    return _listing(call, "companies", "company", rows)
+    """Undocumented: answers like ``get``, the one company the request runs for (UNCONFIRMED;
+    the one client using it asks for ``limit: 1`` and takes that company)."""
+    return _listing(call, "companies", "company", [_company_row(env.books.config)])
 
 
 def companies_get(env: Env, call: Call) -> Reply:
-    wanted = call.required_id()
-    company = next((c for c in _visible_companies(env) if c.id == wanted), None)
-    if company is None:
+    """The company the request runs for; another company's id is not found (UNCONFIRMED)."""
+    if call.required_id() != env.books.config.id:
         raise ApiError(NOT_FOUND)
-    return Reply(envelope("companies", "company", [_company_row(company)]))
+    return Reply(envelope("companies", "company", [_company_row(env.books.config)]))
 
 
-def user_companies_find(env: Env, call: Call) -> Reply:
+def _membership_rows(env: Env) -> list[Row]:
+    """The login's memberships in the documented user_companies/get shape."""
     rows = []
     for company in _visible_companies(env):
         membership = env.login.memberships.setdefault(company.id, env.store.membership_ids.next())
         rows.append(
             {
                 "id": str(membership),
-                "company": {"id": str(company.id)},
-                "name": company.name,
-                "nip": company.nip,
+                "right": "user" if company.read_only else "admin",
+                "user": {"id": _user_id(env)},
+                "warehouse": {"id": "0"},
+                "company": _company_row(company),
+                "company_pack": {
+                    "id": str(membership),
+                    "pack": "pack_trade",
+                    "months": "12",
+                    "expiration_date": PACK_EXPIRY,
+                    "status": "active",
+                },
             }
         )
-    return _listing(call, "user_companies", "user_company", rows)
+    return rows
+
+
+def _user_id(env: Env) -> str:
+    """A stable id for the login's user (its position among the simulated logins)."""
+    return str(USER_ID_BASE + list(env.store.logins).index(env.login.config.login))
+
+
+def user_companies_find(env: Env, call: Call) -> Reply:
+    return _listing(call, "user_companies", "user_company", _membership_rows(env))
+
+
+def user_companies_get(env: Env, call: Call) -> Reply:
+    """By membership id (``user_company.id``), not by company id, as the docs stress."""
+    wanted = str(call.required_id())
+    row = next((r for r in _membership_rows(env) if r["id"] == wanted), None)
+    if row is None:
+        raise ApiError(NOT_FOUND)
+    return Reply(envelope("user_companies", "user_company", [row]))
 
 
 def series_rows(env: Env) -> list[Row]:

@@ -2,8 +2,9 @@
 
 Conditions arrive as a single ``condition``, a list, or ``and``/``or``/``not`` groups, in any of
 the lenient envelope shapes; top-level conditions are AND-ed. Fields are record keys
-(``id_external``), ``Model.field`` of the module's own model (``Invoice.id``), or a 1-1 relation
-(``ContractorDetail.nip``). Matching is literal, as integrators measured for NIPs.
+(``id_external``), a relation's flat id column (``parent_id``), ``Model.field`` of the module's
+own model (``Invoice.id``), or a 1-1 relation (``ContractorDetail.nip``). Matching is literal,
+as integrators measured for NIPs.
 """
 
 from __future__ import annotations
@@ -173,20 +174,32 @@ def _number(text: str) -> Decimal | None:
 
 
 def _value(record: Record, field: str, model: str, strict: bool = False) -> str | None:
-    """A field's text. ``strict`` (checking against the sample) rejects unknown fields, so a
-    typo in a condition does not look like "no match" (simulator choice, UNCONFIRMED)."""
+    """A field's text. Condition fields are the module's columns: a relation's id is its flat
+    ``X_id`` column (``parent_id``, doc.wfirma.pl invoices_correction "Pola"), while the branch
+    ``X`` itself exists only in answers and is no field. ``strict`` (checking against the
+    sample) rejects unknown fields, so a typo or a branch name does not look like "no match"
+    (simulator choice, UNCONFIRMED: docs/adr/0009)."""
     owner, _, name = field.rpartition(".")
     node: Any = record
     if owner and _snake(owner) != model:
         node = record.get(_snake(owner))
-    if not isinstance(node, dict) or name not in node:
+    value = _column(node, name) if isinstance(node, dict) else _UNKNOWN
+    if value is _UNKNOWN:
         if strict:
             raise ApiError(ERROR, f"Nieznane pole warunku: {field}")
         return None
-    value = node[name]
-    if isinstance(value, dict):
-        value = value.get("id")
     return None if value is None else str(value)
+
+
+_UNKNOWN = object()
+
+
+def _column(node: Record, name: str) -> Any:
+    """``name``'s value in ``node``: a plain field, or ``X_id`` read from the branch ``X``."""
+    if name in node:
+        return _UNKNOWN if isinstance(node[name], dict) else node[name]
+    branch = node.get(name.removesuffix("_id")) if name.endswith("_id") else None
+    return branch.get("id") if isinstance(branch, dict) else _UNKNOWN
 
 
 def _snake(name: str) -> str:

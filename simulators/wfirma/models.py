@@ -27,12 +27,14 @@ FAULT_ACTIONS: frozenset[str] = frozenset(get_args(FaultAction))
 SeriesReset = Literal["yearly", "monthy", "monthly", "daily", "none"]
 SERIES_RESETS: frozenset[str] = frozenset(get_args(SeriesReset))
 
+# The setup guide's list (adapters/wfirma/oauth.py SCOPES): what an app registers by default.
 SCOPES_MINIMAL: tuple[str, ...] = (
     "contractors-read",
-    "companies-read",
     "contractors-write",
     "invoices-read",
     "invoices-write",
+    "series-read",
+    "user_companies-read",
 )
 DAY_S = 86_400
 

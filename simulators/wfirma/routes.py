@@ -51,11 +51,16 @@ MODULES: dict[str, dict[str, Action]] = {
         "edit": _write(contractors.edit),
         "delete": _write(contractors.delete),
     },
+    # `companies` describes the company the call runs for; the login's companies come from
+    # user-scoped `user_companies` (doc.wfirma.pl modules companies, user_companies).
     "companies": {
-        "find": _read(companies.companies_find, company_scoped=False),
-        "get": _read(companies.companies_get, company_scoped=False),
+        "find": _read(companies.companies_find),
+        "get": _read(companies.companies_get),
     },
-    "user_companies": {"find": _read(companies.user_companies_find, company_scoped=False)},
+    "user_companies": {
+        "find": _read(companies.user_companies_find, company_scoped=False),
+        "get": _read(companies.user_companies_get, company_scoped=False),
+    },
     "series": {"find": _read(companies.series_find), "get": _read(companies.series_get)},
     "vat_codes": {"find": _read(companies.vat_codes_find), "get": _read(companies.vat_codes_get)},
     "declaration_countries": {

@@ -12,10 +12,12 @@ import re
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from adapters.wfirma import OAuthAuth, RateLimiter, WfirmaCompany, WfirmaProvider
+from adapters.wfirma.oauth import OAuthApp, OAuthClient
 from domain.corrections import LineState
 from domain.ports import (
     Delivery,
@@ -47,6 +49,8 @@ from tests.adapters.support import (
 )
 from tests.adapters.wfirma_support import (
     ADD,
+    CLIENT_ID,
+    CLIENT_SECRET,
     COMPANY_ID,
     KEYS,
     KSEF_COMPANY_ID,
@@ -56,6 +60,7 @@ from tests.adapters.wfirma_support import (
     MULTI_KEYS,
     MULTI_LOGIN,
     NARROW_CLIENT_ID,
+    REDIRECT_URI,
     SELLER_NIP,
     SERIES_ALLEGRO,
     SERIES_CORRECTIONS,
@@ -68,6 +73,7 @@ from tests.adapters.wfirma_support import (
     api_keys,
     authorise,
     lines_of,
+    logins,
     oauth_apps,
     wroute,
     wsale,
@@ -78,6 +84,7 @@ from workers.issuing import Attempts, deliver, issue_once
 pytest_plugins = ["tests.adapters.conftest_wfirma"]
 
 BUYER = "Auto-Serwis Kowalski Sp. z o.o."
+BRAKES, FILTER = {"amount_gross": "259.98"}, {"amount_gross": "35.50"}  # order lines L1, L2
 KSEF_NUMBER = re.compile(rf"{SELLER_NIP}-20261121-[0-9A-F]{{12}}-[0-9A-F]{{2}}")
 
 
@@ -401,7 +408,26 @@ async def test_verify_lists_the_companies_without_needing_a_company_id(
     # the panel's selected company (2002) comes first: never pick "the first"
     assert [c.id for c in companies] == ["2002", "2001", "2003"]
     assert [c.name for c in await multi.list_companies()][:2] == ["Multi Detal", "Multi Hurt"]
-    assert all(r.company_id is None for r in wfirma.calls("/companies/find", MULTI_LOGIN))
+    listings = wfirma.calls("/user_companies/find", MULTI_LOGIN)
+    assert listings and all(r.company_id is None for r in listings)  # user-scoped
+    assert wfirma.calls("/companies/find", MULTI_LOGIN) == []
+
+
+async def test_verify_lists_every_company_of_the_login_not_only_the_selected_one(
+    wfirma: WfirmaEnv,
+) -> None:
+    """Issue 10 / audit W8: the login's companies come from `user_companies/find` (named by
+    wFirma's `COMPANY ID REQUIRED` description); `companies` describes only the company a
+    call runs for, so listing through it would refuse a valid company id of the login."""
+    [_, multi, _] = logins()
+    multi.company_id_required = False  # calls without company_id land in the panel's choice
+    wfirma.sim.add_login(multi)
+    provider = wfirma.provider(auth=api_keys(MULTI_KEYS), company_id=2001)
+    companies = await provider.verify()
+    assert sorted(c.id for c in companies) == ["2001", "2002", "2003"]
+    assert WfirmaCompany("2001", "Multi Hurt", SELLER_NIP) in companies
+    with pytest.raises(ProviderAuthError, match="several companies"):
+        await wfirma.provider(auth=api_keys(MULTI_KEYS), company_id=None).verify()
 
 
 async def test_verify_refuses_a_missing_or_foreign_company_id(wfirma: WfirmaEnv) -> None:
@@ -494,7 +520,9 @@ async def test_partial_refunds_correct_the_latest_line_versions(wfirma: WfirmaEn
         "FK 1/2026",
     )
     assert (stored["id_external"], stored["description"]) == ("shop:R-1:refund:RF1", "Zwrot RF1")
-    assert stored["contractor_detail"]["nip"] == "5252445767"  # inherited from the original
+    # the buyer block of the documented example: the original's own contractor (issue 10)
+    assert stored["contractor"] == wfirma.stored(original.provider_document_id)["contractor"]
+    assert stored["contractor_detail"]["nip"] == "5252445767"
     [corrected] = lines_of(stored)
     assert corrected["parent_id"] == brake["id"]
     assert (corrected["name"], corrected["count"], corrected["price"], corrected["brutto"]) == (
@@ -546,6 +574,37 @@ async def test_partial_refunds_correct_the_latest_line_versions(wfirma: WfirmaEn
         await _correct(provider, body, "RF3", [refund])
     assert "exceeds what the document still holds" in str(caught.value)
     assert len(wfirma.invoices()) == 3
+
+
+async def test_corrections_are_looked_up_by_parent_id(wfirma: WfirmaEnv) -> None:
+    """Issue 10 / audit W15: the documented condition field is `parent_id` (invoices_correction
+    "Pola"); `parent` is only the answer's relation branch and the simulator refuses it."""
+    provider = wfirma.provider()
+    first_body, second_body = order_body("P-1", company=True), order_body("P-2", company=True)
+    first = await provider.issue(wsale(first_body))
+    second = await provider.issue(wsale(second_body))
+    await _correct(provider, first_body, "A", [{"line_id": "L2", "quantity": "1", **FILTER}])
+    await _correct(provider, second_body, "B", [{"line_id": "L1", "quantity": "2", **BRAKES}])
+
+    current = await provider.current_lines(first.provider_document_id)
+    other = await provider.current_lines(second.provider_document_id)
+    assert [s.quantity for s in current] == [Decimal(2), Decimal(0), Decimal(1)]
+    assert [s.quantity for s in other] == [Decimal(0), Decimal(1), Decimal(1)]
+    assert {r.code for r in wfirma.calls("/invoices/find")} == {"OK"}
+
+
+async def test_correction_of_a_receipt_without_a_buyer_names_none(wfirma: WfirmaEnv) -> None:
+    """Only a document that never had a buyer is corrected without a `contractor` block."""
+    provider = wfirma.provider()
+    body = order_body("RCP-9")
+    del body["buyer"]["address"]
+    receipt = await provider.issue(wsale(body, DocumentKind.RECEIPT))
+    correction = await _correct(provider, body, "R", [{"line_id": "L2", "quantity": "1", **FILTER}])
+    stored = wfirma.stored(correction.provider_document_id)
+    assert (stored["parent"], stored["contractor"]) == (
+        {"id": receipt.provider_document_id},
+        {"id": "0"},
+    )
 
 
 async def test_redelivered_refund_returns_the_existing_correction(wfirma: WfirmaEnv) -> None:
@@ -920,11 +979,34 @@ async def test_missing_scope_names_the_scope(wfirma: WfirmaEnv) -> None:
         await provider.list_departments()
     assert "lacks the scope series-read" in str(caught.value)
     assert "DENIED SCOPE REQUESTED" in (caught.value.detail or "")
-    with pytest.raises(ProviderAuthError, match="lacks the scope companies-read"):
+    with pytest.raises(ProviderAuthError, match="lacks the scope user_companies-read"):
         await provider.verify()
     assert tokens.refreshes == 0  # a scope is not fixed by refreshing
     doc = await provider.issue(wsale(order_body("OA-5")))  # invoices-write is granted
     assert doc.kind is DocumentKind.INVOICE
+
+
+async def test_the_default_scopes_cover_series_and_the_company_listing(
+    wfirma: WfirmaEnv,
+) -> None:
+    """Issue 10 / audit W7: one `{module}-read` scope per module called ("Uprawnienia
+    aplikacji"), so the consent URL asks for `series-read` without any `extra_scopes`."""
+    client = OAuthClient(
+        OAuthApp(CLIENT_ID, CLIENT_SECRET, REDIRECT_URI),
+        api_url=wfirma.base,
+        auth_url=f"{wfirma.base}/oauth2/auth",
+    )
+    try:
+        consent = parse_qs(urlsplit(client.authorization_url("s1")).query)
+    finally:
+        await client.aclose()
+    requested = consent["scope"][0].split(" ")
+    assert {"series-read", "user_companies-read"} <= set(requested)
+    tokens = await authorise(wfirma.base, CLIENT_ID, requested)
+    provider = wfirma.provider(auth=OAuthAuth(tokens))
+    assert [d.id for d in await provider.list_departments()][:1] == [SERIES_SHOP]
+    assert [c.id for c in await provider.verify()] == [str(COMPANY_ID)]
+    assert {r.code for r in wfirma.calls("/series/find")} == {"OK"}
 
 
 async def test_auth_answered_with_http_401_is_refreshed_the_same_way() -> None:
@@ -1069,19 +1151,18 @@ async def test_issue_once_reconciles_by_id_external(wfirma: WfirmaEnv, action: s
     assert (attempts.count, sleeps.delays, len(wfirma.calls("/invoices/add"))) == (1, [], 1)
 
 
-async def test_issue_once_recreates_after_an_in_doubt_create_that_did_not_land(
+async def test_issue_once_never_recreates_inline_after_an_in_doubt_create(
     wfirma: WfirmaEnv,
 ) -> None:
+    """Not found right after a 503 proves nothing (the create may still commit): issue_once
+    looks once and stays in doubt; re-creating is the scheduler's, after the commit window."""
     wfirma.sim.add_fault(LOGIN, FaultRule(action="http_5xx", path_regex=ADD, status=503))
     attempts, sleeps = Attempts(), Sleeps()
-    issuance = await issue_once(
-        wfirma.provider(), wsale(order_body("IO-2")), POLICY, attempts, sleeps
-    )
-    [stored] = wfirma.invoices()
-    assert issuance.document.provider_document_id == stored["id"]
-    assert (attempts.count, len(sleeps.delays)) == (2, 1)
-    assert [r.status for r in wfirma.calls("/invoices/add")] == [503, 200]
-    assert len(wfirma.calls("/invoices/find")) == 1  # looked up before creating again
+    with pytest.raises(ProviderInDoubt):
+        await issue_once(wfirma.provider(), wsale(order_body("IO-2")), POLICY, attempts, sleeps)
+    assert wfirma.invoices() == [] and attempts.count == 1 and sleeps.delays == []
+    assert [r.status for r in wfirma.calls("/invoices/add")] == [503]
+    assert len(wfirma.calls("/invoices/find")) == 1  # looked up, did not create again
 
 
 async def test_lookup_failing_after_an_in_doubt_create_stays_in_doubt(wfirma: WfirmaEnv) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from adapters.wfirma import ApiKeyAuth, OAuthAuth, RateLimiter, WfirmaAuth, WfirmaProvider
+from adapters.wfirma.oauth import SCOPES as DEFAULT_SCOPES
 from domain.documents import DocumentRequest
 from domain.ports import ProviderAuthError
 from domain.routing import ChannelRoute
@@ -49,16 +50,9 @@ SERIES_SHOP, SERIES_CORRECTIONS, SERIES_RECEIPTS, SERIES_FISCAL, SERIES_ALLEGRO 
     "7305",
 )
 CLIENT_ID, CLIENT_SECRET = "cid-router", "cs-router"
-NARROW_CLIENT_ID = "cid-narrow"  # registered without series-read
+NARROW_CLIENT_ID = "cid-narrow"  # registered without series-read and user_companies-read
 REDIRECT_URI = "https://router.example/wfirma/callback"
-SCOPES = [
-    "contractors-read",
-    "companies-read",
-    "contractors-write",
-    "invoices-read",
-    "invoices-write",
-    "series-read",
-]
+SCOPES = list(DEFAULT_SCOPES)  # the setup guide's list, as the seller registers it
 ADD = r"^/invoices/add$"
 
 
@@ -112,7 +106,7 @@ def logins() -> list[SimLogin]:
 def oauth_apps() -> list[SimOAuthApp]:
     return [
         SimOAuthApp(CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, LOGIN, list(SCOPES), 900),
-        SimOAuthApp(NARROW_CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, LOGIN, SCOPES[:-1], 900),
+        SimOAuthApp(NARROW_CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, LOGIN, SCOPES[:4], 900),
     ]
 
 

@@ -79,6 +79,9 @@ FAST_ENV = {
     "INVOICE_ROUTER_WFIRMA_REQUESTS_PER_15S": "100000",
     "INVOICE_ROUTER_WFIRMA_REQUESTS_PER_MINUTE": "100000",
     "INVOICE_ROUTER_WFIRMA_REQUESTS_PER_HOUR": "1000000",
+    # an in-doubt create is created again only after this (the simulators commit within it)
+    "INVOICE_ROUTER_WFIRMA_COMMIT_WINDOW_SECONDS": "6",
+    "INVOICE_ROUTER_FAKTUROWNIA_COMMIT_WINDOW_SECONDS": "3",
 }
 
 CONFIG = """
@@ -699,9 +702,12 @@ class FaultRun:
         }
         if not_issued:
             problems.append(f"ledger rows not issued: {dict(list(not_issued.items())[:10])}")
-        unpublished = self.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
-        if unpublished[0]["n"]:
-            problems.append(f"{unpublished[0]['n']} outbox rows never published")
+        unpublished = self.query(
+            "SELECT id, topic, created_at, quarantined_at, last_error FROM outbox "
+            "WHERE published_at IS NULL ORDER BY id"
+        )
+        if unpublished:
+            problems.append(f"{len(unpublished)} outbox rows never published: {unpublished[:6]}")
         failure_codes = Counter(r.json()["data"]["failure"]["code"] for r in failed)
         stray_failures = {c: n for c, n in failure_codes.items() if c not in failed_codes}
         if stray_failures:

@@ -126,6 +126,7 @@ def wfirma(uid: str) -> Iterator[tuple[WfirmaSimulator, str, str]]:
                 "invoices-read",
                 "invoices-write",
                 "series-read",
+                "user_companies-read",  # verify lists the login's companies (docs/adr/0009)
             ],
         )
     )
@@ -348,6 +349,14 @@ async def test_switching_to_wfirma_needs_confirmation_and_the_callback_works_onc
             consent = await browser.get(switched.json()["authorization_url"])
         back = parse_qs(urlsplit(consent.headers["location"]).query)
         callback = {"code": back["code"][0], "state": back["state"][0]}
+        mistyped = await api.call(
+            "GET",
+            "/oauth/wfirma/callback",
+            token=None,
+            params=callback | {"code": "not-the-code"},
+            headers={"Accept": "application/json"},
+        )
+        assert mistyped.status_code == 400, mistyped.text  # and the state is not spent by it:
         done = await api.call(
             "GET",
             "/oauth/wfirma/callback",
@@ -373,6 +382,40 @@ async def test_switching_to_wfirma_needs_confirmation_and_the_callback_works_onc
     assert api.leaked(API_TOKEN, client_secret, f"tok-a-{uid}") == []
     raw = await raw_secret_rows(sessions)
     assert client_secret not in raw and f"tok-a-{uid}" not in raw
+
+
+async def test_hostile_ids_values_and_states_get_a_clean_4xx_on_postgresql(
+    server_env: dict[str, str], sessions: async_sessionmaker, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses NUL in text and hmac refuses non-ASCII str: neither may become a 500."""
+    nul_paths = [
+        ("GET", "/v1/sellers/x%00y"),
+        ("GET", "/v1/sellers/x%00y/status"),
+        ("GET", "/v1/sellers/x%00y/channels/ovoko"),
+        ("PUT", "/v1/sellers/x%00y/channels/ovoko"),
+        ("GET", "/v1/sellers/x/connections/a%00b/departments"),
+        ("PUT", "/v1/sellers/x%00y/connections/main"),
+    ]
+    with api_server(server_env, tmp_path / "api.log") as api:
+        for method, path in nul_paths:
+            body = {"target": "1"} if "channels" in path else fakturownia_body("x")
+            answer = await api.call(method, path, json=body if method == "PUT" else None)
+            assert answer.status_code == 422, (path, answer.text)
+            assert answer.json()["detail"][0]["loc"][0] == "path"
+        for path, body in [
+            ("/v1/sellers/x/connections/main", fakturownia_body("x", seller_name="a\x00b")),
+            ("/v1/sellers/x/channels/ovoko", {"target": "10\x001"}),
+        ]:
+            answer = await api.call("PUT", path, json=body)
+            assert answer.status_code == 422, (path, answer.text)
+            assert answer.json()["detail"][0]["loc"][0] == "body"
+        for state in ("żółw.ąę", "x.é"):
+            refused = await api.call(
+                "GET", "/oauth/wfirma/callback", token=None, params={"state": state, "code": "c"}
+            )
+            assert refused.status_code == 400 and "not valid" in refused.text
+    log = (tmp_path / "api.log").read_text()
+    assert "Traceback" not in log and "500 Internal Server Error" not in log
 
 
 def test_the_api_refuses_to_start_without_a_token(secret_key: str) -> None:

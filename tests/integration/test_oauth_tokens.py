@@ -101,7 +101,7 @@ async def test_concurrent_refreshes_hit_the_token_endpoint_once(wfirma, db_url: 
     assert first == second
     async with httpx.AsyncClient() as http:  # and the token really works
         answer = await http.get(
-            f"{base}/companies/find",
+            f"{base}/user_companies/find",
             params={"inputFormat": "json", "outputFormat": "json", "oauth_version": "2"},
             headers={"Authorization": f"Bearer {first}"},
         )

@@ -200,6 +200,9 @@ def test_a_wfirma_seller_gets_invoice_receipt_correction_and_one_document_when_i
         f"{channel}:W-3": 1,
     }  # exactly one document for the in-doubt create
     assert sim.invoices("kursy", 1002) == []  # company_id sent: nothing in the other company
+    # issue 10: the correction names the original's buyer, as wFirma's documented example does
+    [correction] = by_key[f"{channel}:W-1:refund:RF-1"]
+    assert correction["contractor"] == by_key[f"{channel}:W-1"][0]["contractor"]
     sent = sum(1 for d in docs.values() if d["sent_to_buyer"])
     assert sent == len(sim.sent_emails("kursy", 1001)) >= 3
 

@@ -13,9 +13,10 @@ from config.db import create_engine, session_factory, upgrade
 from config.models import OAuthToken
 from config.secrets import SecretBox
 from config.settings import Settings
-from simulators.wfirma import SimCompany, SimLogin, SimOAuthApp, WfirmaSimulator
+from simulators.wfirma import SimCompany, SimLogin, SimOAuthApp, SimSeries, WfirmaSimulator
 from workers.configuration import check_connection
 from workers.onboarding import OnboardingError, authorization_url, complete_authorization
+from workers.sellers import list_departments, verify_connection
 
 pytestmark = pytest.mark.integration
 REDIRECT = "https://platform.example/wfirma/callback"
@@ -38,7 +39,12 @@ async def test_generate_then_callback_stores_encrypted_tokens(
 ) -> None:
     monkeypatch.setenv("WF_SECRET", "csecret")
     sim = WfirmaSimulator()
-    sim.add_login(SimLogin(login="acme", companies=[SimCompany(id=1001, name="Acme")]))
+    companies = [
+        SimCompany(id=1002, name="Acme Hurt"),  # the panel's selection: not the connection's
+        SimCompany(id=1001, name="Acme", series=[SimSeries(id=5, name="Sklep")]),
+    ]
+    sim.add_login(SimLogin(login="acme", companies=companies, company_id_required=False))
+    # registered with the setup guide's scopes (the simulator's default)
     sim.add_oauth_app(
         SimOAuthApp(client_id="cid", client_secret="csecret", redirect_uri=REDIRECT, login="acme")
     )
@@ -57,8 +63,11 @@ async def test_generate_then_callback_stores_encrypted_tokens(
         )
         consent = await authorization_url(settings, sessions, "s1", "wf")
         query = parse_qs(urlsplit(consent).query)
+        # series-read lists the mapping targets, user_companies-read the login's companies
+        # (issue 10: one `{module}-read` scope per module called, docs/adr/0009)
         assert query["scope"] == [
-            "contractors-read companies-read contractors-write invoices-read invoices-write"
+            "contractors-read contractors-write invoices-read invoices-write series-read "
+            "user_companies-read"
         ]
         async with httpx.AsyncClient() as browser:
             back = await browser.get(consent, follow_redirects=False)
@@ -70,6 +79,11 @@ async def test_generate_then_callback_stores_encrypted_tokens(
         conn_id = await complete_authorization(
             settings, sessions, params["code"][0], params["state"][0]
         )
+        # the default grant is enough to verify the company id and to list the series
+        verified = await verify_connection(settings, sessions, "s1", "wf")
+        series = await list_departments(settings, sessions, "s1", "wf")
+    assert sorted(c.id for c in verified.companies) == ["1001", "1002"]
+    assert [(d.id, d.name) for d in series] == [("5", "Sklep")]
     async with sessions() as session:
         token = await session.scalar(select(OAuthToken))
     await engine.dispose()

@@ -31,10 +31,10 @@ from simulators.wfirma import (
     SimLogin,
     WfirmaSimulator,
 )
+from simulators.wfirma.models import SCOPES_MINIMAL
 from simulators.wfirma.vat import BY_CODE, group_totals
 from tests.simulators.support import served_in_thread, standalone
 from tests.simulators.wfirma_helpers import (
-    ALL_SCOPES,
     BUYER_NIP,
     CLIENT_ID,
     JSON,
@@ -583,6 +583,7 @@ async def test_correction_with_parent_and_line_parents(
         id_external="shop-1",
     )
     kubek, shipping = rows(original, "invoicecontents", "invoicecontent")
+    buyer = {"id": original["contractor"]["id"]}  # the documented example names the buyer
     payload = await ok(
         http,
         "/invoices/add",
@@ -590,6 +591,7 @@ async def test_correction_with_parent_and_line_parents(
             {"invoicecontent": {"parent_id": kubek["id"], "count": 1}},
             type="correction",
             parent_id=int(original["id"]),
+            contractor=buyer,
             description="Zwrot 1 szt.",
         ),
     )
@@ -610,7 +612,9 @@ async def test_correction_with_parent_and_line_parents(
         "1.0000",
     )
     assert (corrected["price"], corrected["brutto"]) == ("49.20", "49.20")
-    assert correction["contractor_detail"] == original["contractor_detail"]
+    assert correction["contractor"] == original["contractor"]
+    snapshot = {k: v for k, v in correction["contractor_detail"].items() if k != "id"}
+    assert snapshot == {k: v for k, v in original["contractor_detail"].items() if k != "id"}
     assert correction["description"] == "Zwrot 1 szt."
     [parent_now, _] = sim.invoices("acme")
     assert (parent_now["corrections"], parent_now["total_composed"]) == ("1", "64.20")
@@ -623,6 +627,7 @@ async def test_correction_with_parent_and_line_parents(
             {"invoicecontent": {"parent_id": kubek["id"], "count": 0}},
             type="correction",
             parent_id=original["id"],
+            contractor=buyer,
         ),
     )
     [stale_line] = rows(
@@ -637,9 +642,79 @@ async def test_correction_with_parent_and_line_parents(
         {"invoicecontent": {"parent_id": shipping["id"], "count": 0, "price": 0}},
         type="correction",
         parent_id=original["id"],
+        contractor=buyer,
     )
     assert (full["total"], full["fullnumber"]) == ("-64.20", "FK 2/2026")
     assert sim.invoices("acme")[0]["total_composed"] == "0.00"
+
+
+async def test_correction_must_name_the_buyer_like_the_documented_example(
+    http: httpx.AsyncClient,
+) -> None:
+    """doc.wfirma.pl invoices_correction, invoices/add: the example sends a `contractor`; the
+    simulator refuses a correction of a document with a buyer that leaves it out."""
+    original = await new_invoice(http, line("Kubek", 2, 10), contractor=INLINE_BUYER)
+    [kubek] = rows(original, "invoicecontents", "invoicecontent")
+    correction = {"parent_id": original["id"], "type": "correction"}
+    change = {"invoicecontent": {"parent_id": kubek["id"], "count": 1}}
+
+    missing = await api(http, "/invoices/add", invoice_body(change, **correction))
+    inline = await ok(
+        http,
+        "/invoices/add",
+        invoice_body(change, contractor=INLINE_BUYER, **correction),
+    )
+    receipt = await new_invoice(http, line("Kubek", 1, 10), type="receipt_normal")
+    [sold] = rows(receipt, "invoicecontents", "invoicecontent")
+    buyerless = await ok(
+        http,
+        "/invoices/add",
+        invoice_body(
+            {"invoicecontent": {"parent_id": sold["id"], "count": 0}},
+            parent_id=receipt["id"],
+            type="correction",
+        ),
+    )
+
+    echo = first(missing.json(), "invoices", "invoice")
+    assert missing.json()["status"]["code"] == "ERROR"
+    assert [(e["field"], e["message"]) for e in rows(echo, "errors", "error")] == [
+        ("contractor", "Pole nie może być puste")
+    ]
+    assert first(inline, "invoices", "invoice")["contractor_detail"]["name"] == "Jan Kowalski"
+    assert str(first(buyerless, "invoices", "invoice")["contractor"]["id"]) == "0"
+
+
+async def test_corrections_are_found_by_parent_id_and_parent_is_no_field(
+    http: httpx.AsyncClient,
+) -> None:
+    """`parent_id` is the documented field (invoices_correction "Pola"); `parent` is only the
+    relation branch of answers, so as a condition it is an unknown field (docs/adr/0009)."""
+    original = await new_invoice(http, line("Kubek", 2, 10), contractor=INLINE_BUYER)
+    other = await new_invoice(http, line("Talerz", 1, 5), contractor=INLINE_BUYER)
+    for doc in (original, other):
+        [sold] = rows(doc, "invoicecontents", "invoicecontent")
+        await new_invoice(
+            http,
+            {"invoicecontent": {"parent_id": sold["id"], "count": 0}},
+            type="correction",
+            parent_id=doc["id"],
+            contractor={"id": doc["contractor"]["id"]},
+        )
+
+    async def corrections(field: str) -> httpx.Response:
+        conditions = {"and": [cond("type", "eq", "correction"), cond(field, "eq", original["id"])]}
+        return await api(http, "/invoices/find", find_body("invoices", conditions))
+
+    by_id = rows((await corrections("parent_id")).json(), "invoices", "invoice")
+    qualified = rows((await corrections("Invoice.parent_id")).json(), "invoices", "invoice")
+    by_branch = await corrections("parent")
+
+    assert [c["parent"] for c in by_id] == [{"id": original["id"]}]
+    assert qualified == by_id
+    assert by_branch.json() == {
+        "status": {"code": "ERROR", "message": "Nieznane pole warunku: parent"}
+    }
 
 
 async def test_correction_refuses_unknown_parent_and_renamed_lines(http: httpx.AsyncClient) -> None:
@@ -657,6 +732,7 @@ async def test_correction_refuses_unknown_parent_and_renamed_lines(http: httpx.A
             {"invoicecontent": {"parent_id": kubek["id"], "name": "Talerz", "gtu": "GTU_01"}},
             type="correction",
             parent_id=original["id"],
+            contractor={"id": original["contractor"]["id"]},
         ),
     )
     unknown_echo = first(unknown.json(), "invoices", "invoice")
@@ -1036,8 +1112,9 @@ async def test_bearer_needs_oauth_version_and_granted_scopes(http: httpx.AsyncCl
 
 
 async def test_oauth_invoice_issue_with_the_minimal_scope_set(http: httpx.AsyncClient) -> None:
-    """The seed guide's five scopes are enough to add contractors and invoices."""
-    tokens = await oauth_tokens(http, scopes=ALL_SCOPES[:5])
+    """The setup guide's scopes are enough to add contractors and invoices, list series and
+    the login's companies (one `{module}-read`/`-write` per module, "Uprawnienia aplikacji")."""
+    tokens = await oauth_tokens(http, scopes=list(SCOPES_MINIMAL))
     auth = {"headers": bearer(tokens["access_token"]), "params": OAUTH}
     added = await ok(http, "/contractors/add", contractor_body(), **auth)
     contractor_id = first(added, "contractors", "contractor")["id"]
@@ -1050,6 +1127,10 @@ async def test_oauth_invoice_issue_with_the_minimal_scope_set(http: httpx.AsyncC
     assert first(doc, "invoices", "invoice")["contractor"] == {"id": int(contractor_id)}
     sent = await ok(http, f"/invoices/send/{first(doc, 'invoices', 'invoice')['id']}", **auth)
     assert sent["status"]["code"] == "OK"
+    await ok(http, "/series/find", **auth)
+    await ok(http, "/user_companies/find", **auth)
+    companies = await api(http, "/companies/find", **auth)
+    assert companies.json() == {"status": {"code": "DENIED SCOPE REQUESTED"}}
 
 
 async def test_revoke_and_expire_on_demand(http: httpx.AsyncClient, sim: WfirmaSimulator) -> None:
@@ -1112,25 +1193,59 @@ async def test_without_company_id_calls_land_in_the_selected_company(
     assert (len(sim.invoices("multi", 2001)), len(sim.invoices("multi", 2002))) == (1, 1)
 
 
-async def test_companies_and_user_companies_need_no_company_id(
+async def test_user_companies_list_the_login_companies_without_company_id(
     http: httpx.AsyncClient, sim: WfirmaSimulator
 ) -> None:
-    companies = await ok(http, "/companies/find", headers=MULTI_KEYS)
+    """The listing `COMPANY ID REQUIRED` points to (doc.wfirma.pl "Komunikaty błędów"), in the
+    shape of the docs' user_companies/get schema: the company nested in each membership."""
     memberships = await ok(http, "/user_companies/find", headers=MULTI_KEYS)
     sim.select_company("multi", 2003)
-    reordered = await ok(http, "/companies/find", headers=MULTI_KEYS)
-    one = await ok(http, "/companies/get/2001", headers=MULTI_KEYS)
+    reordered = await ok(http, "/user_companies/find", headers=MULTI_KEYS)
 
-    # Observed (§5): the order follows the company selected in the panel.
-    assert [c["id"] for c in rows(companies, "companies", "company")] == ["2002", "2001", "2003"]
-    assert [c["id"] for c in rows(reordered, "companies", "company")] == ["2003", "2001", "2002"]
-    assert [m["company"]["id"] for m in rows(memberships, "user_companies", "user_company")] == [
-        "2002",
-        "2001",
+    listed = rows(memberships, "user_companies", "user_company")
+    assert [m["company"]["id"] for m in listed] == ["2002", "2001", "2003"]
+    assert [m["company"]["id"] for m in rows(reordered, "user_companies", "user_company")] == [
         "2003",
+        "2001",
+        "2002",
     ]
-    assert first(one, "companies", "company")["name"] == "Multi Hurt"
-    assert first(one, "companies", "company")["vat_payer"] == "1"
+    hurt = listed[1]
+    assert set(hurt) == {"id", "right", "user", "warehouse", "company", "company_pack"}
+    assert (hurt["right"], hurt["company"]["name"], hurt["company"]["nip"]) == (
+        "admin",
+        "Multi Hurt",
+        SELLER_NIP,
+    )
+    assert hurt["company_pack"]["status"] == "active"
+    assert hurt["id"] != hurt["company"]["id"]  # a membership id, not the company id
+    one = await ok(http, f"/user_companies/get/{hurt['id']}", headers=MULTI_KEYS)
+    by_company_id = await api(http, "/user_companies/get/2001", headers=MULTI_KEYS)
+    assert first(one, "user_companies", "user_company") == hurt
+    assert by_company_id.json() == {"status": {"code": "NOT FOUND"}}
+
+
+async def test_companies_describe_only_the_company_the_call_runs_for(
+    http: httpx.AsyncClient, sim: WfirmaSimulator
+) -> None:
+    """doc.wfirma.pl `companies`: only `get`, "the company this request is executed for";
+    the undocumented `find` answers that one company too, never the login's list."""
+    without = await api(http, "/companies/find", headers=MULTI_KEYS)
+    pinned = await ok(http, "/companies/find", headers=MULTI_KEYS, params={"company_id": "2001"})
+    got = await ok(http, "/companies/get/2001", headers=MULTI_KEYS, params={"company_id": "2001"})
+    other = await api(
+        http, "/companies/get/2002", headers=MULTI_KEYS, params={"company_id": "2001"}
+    )
+    [_, multi] = logins()
+    multi.company_id_required = False
+    sim.add_login(multi)
+    selected = await ok(http, "/companies/find", headers=MULTI_KEYS)
+
+    assert without.json() == {"status": {"code": "COMPANY ID REQUIRED"}}
+    assert [c["id"] for c in rows(pinned, "companies", "company")] == ["2001"]
+    assert first(got, "companies", "company")["name"] == "Multi Hurt"
+    assert first(got, "companies", "company")["vat_payer"] == "1"
+    assert other.json() == {"status": {"code": "NOT FOUND"}}
+    assert [c["id"] for c in rows(selected, "companies", "company")] == ["2002"]
 
 
 # --- rate limits (§6) --------------------------------------------------------------------
@@ -1141,7 +1256,7 @@ async def test_rate_limit_after_30_requests_in_15_seconds(
 ) -> None:
     codes = [(await api(http, "/series/find")).json()["status"]["code"] for _ in range(30)]
     limited = await api(http, "/series/find")
-    other_login = await api(http, "/companies/find", headers=MULTI_KEYS)
+    other_login = await api(http, "/user_companies/find", headers=MULTI_KEYS)
     sim.advance(15)
     after = await api(http, "/series/find")
     assert codes == ["OK"] * 30

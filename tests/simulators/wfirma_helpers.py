@@ -14,6 +14,7 @@ import httpx
 
 from simulators.fakturownia.clock import WARSAW
 from simulators.wfirma import SimApiKey, SimCompany, SimLogin, SimOAuthApp, SimSeries
+from simulators.wfirma.models import SCOPES_MINIMAL
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=WARSAW)
 SELLER_NIP = "5252445767"
@@ -24,14 +25,7 @@ MULTI_KEYS = {"accessKey": "ak-multi", "secretKey": "sk-multi", "appKey": "app-r
 REDIRECT_URI = "https://router.example/wfirma/callback"
 CLIENT_ID = "cid-router"
 CLIENT_SECRET = "cs-router"
-ALL_SCOPES = [
-    "contractors-read",
-    "companies-read",
-    "contractors-write",
-    "invoices-read",
-    "invoices-write",
-    "series-read",
-]
+ALL_SCOPES = [*SCOPES_MINIMAL, "companies-read"]
 
 
 def acme_company() -> SimCompany:

@@ -13,7 +13,7 @@ import pytest
 from config.db import upgrade
 from config.secrets import SecretBox
 from config.settings import Settings
-from workers import api
+from workers import api, api_errors
 
 TOKEN = "unit-test-api-token-0123456789"
 
@@ -106,3 +106,97 @@ def test_the_access_log_drops_query_strings() -> None:
     )
     api._NoQueryInAccessLog().filter(record)
     assert "c0de" not in record.getMessage() and "/oauth/wfirma/callback" in record.getMessage()
+
+
+NUL_PATHS = [
+    ("GET", "/v1/sellers/x%00y"),
+    ("GET", "/v1/sellers/x%00y/status"),
+    ("GET", "/v1/sellers/x%00y/channels"),
+    ("GET", "/v1/sellers/x%00y/channels/ovoko"),
+    ("POST", "/v1/sellers/x%00y/channels/ovoko/enable"),
+    ("GET", "/v1/sellers/s1/connections/a%00b/departments"),
+    ("POST", "/v1/sellers/s1/connections/%00/verify"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), NUL_PATHS)
+async def test_a_nul_character_in_a_path_id_is_invalid_input(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """PostgreSQL refuses NUL in text (tests/integration/test_http_api.py); SQLite would store
+    it: both answer 422 before any query."""
+    answer = await client.request(method, path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"][0] == "path" and "NUL" in error["msg"]
+
+
+async def test_a_nul_seller_id_is_never_stored(client: httpx.AsyncClient) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {
+        "provider": "wfirma",
+        "client_id": "c",
+        "client_secret": "s",
+        "redirect_uri": "https://r.example",
+    }
+    answer = await client.put("/v1/sellers/a%00b/connections/wf", headers=auth, json=body)
+    assert answer.status_code == 422
+    assert (await client.get("/v1/sellers", headers=auth)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/sellers/s1/connections/wf", {"provider": "wfirma", "client_id": "c\x00"}),
+        ("/v1/sellers/s1/connections/m", {"provider": "fakturownia", "api_token": "\x00"}),
+        ("/v1/sellers/s1/channels/ovoko", {"target": "1\x00"}),
+    ],
+)
+async def test_a_nul_character_in_a_body_value_is_invalid_input(
+    client: httpx.AsyncClient, path: str, body: dict
+) -> None:
+    answer = await client.put(path, headers={"Authorization": f"Bearer {TOKEN}"}, json=body)
+    assert answer.status_code == 422
+    assert "must not contain NUL characters" in answer.text
+
+
+async def test_a_rejected_value_is_not_quoted_back(client: httpx.AsyncClient) -> None:
+    """A token pasted into the account link must not come back in the 422."""
+    pasted = "https://xY7tokEnPasted9Q@acme.fakturownia.pl"
+    answer = await client.put(
+        "/v1/sellers/s1/connections/main",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"provider": "fakturownia", "account": pasted, "api_token": "t"},
+    )
+    assert answer.status_code == 422
+    assert "xY7tokEnPasted9Q" not in answer.text and "account" in answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "fakturownia", "account"]
+    assert error["msg"] == "Value error, <input>: the account link must not carry a user or port"
+
+
+@pytest.mark.parametrize("state", ["żółw.ąę", "x.é", "x.\u00ff", "é"])
+async def test_a_non_ascii_state_is_refused_without_a_traceback(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, state: str
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        answer = await client.get(
+            "/oauth/wfirma/callback",
+            params={"state": state, "code": "c"},
+            headers={"Accept": "application/json"},
+        )
+    assert answer.status_code == 400 and "not valid" in answer.json()["detail"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize(
+    ("message", "value", "shown"),
+    [
+        ("'Tok3n-Secret' is wrong", "Tok3n-Secret", "<input> is wrong"),
+        ("tok3n-secret is wrong", " Tok3n-Secret ", "<input> is wrong"),  # as normalised
+        ("'http': use https://x", "http", "<input>: use https://x"),  # short: quoted form only
+        ("Field required", None, "Field required"),
+    ],
+)
+def test_messages_mask_the_rejected_value(message: str, value: object, shown: str) -> None:
+    assert api_errors.without_input(message, value) == shown

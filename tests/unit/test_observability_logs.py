@@ -134,7 +134,8 @@ def test_text_lines_append_the_context_and_are_redacted_too() -> None:
 @pytest.fixture
 def restored_logging() -> Iterator[None]:
     """`configure` changes process-wide logging: put it back afterwards."""
-    loggers = map(logging.getLogger, ("", "httpx", "httpcore"))  # "" is the root logger
+    names = ("", "httpx", "httpcore", "aiokafka", "faust")  # "" is the root logger
+    loggers = map(logging.getLogger, names)
     saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
     yield
     for logger, handlers, level in saved:
@@ -153,6 +154,27 @@ def test_worker_configuration_selects_the_formatter_and_silences_httpx_urls(
     assert [json.loads(line)["message"] for line in printed] == ["worker line"]
     assert config["formatters"]["default"]["()"] is logs.JsonFormatter
     assert logs.logging_config("text", "info")["formatters"]["default"]["()"] is logs.TextFormatter
+
+
+def test_at_debug_the_kafka_client_and_faust_stay_at_info_unless_asked(
+    capsys, restored_logging
+) -> None:
+    """Their debug lines carry whole consumed records: a buyer's NIP and address."""
+    logs.configure("text", "debug")
+    logging.getLogger("aiokafka.consumer.fetcher").debug("record value=%s", "NIP 5252445767")
+    logging.getLogger("faust.transport.consumer").debug("event %s", "Wiejska 4/6/8")
+    logging.getLogger("faust.worker").info("faust info line")
+    logging.getLogger("workers.router").debug("worker debug line")
+    printed = capsys.readouterr().out
+    assert "5252445767" not in printed and "Wiejska" not in printed
+    assert "faust info line" in printed and "worker debug line" in printed
+
+    logs.configure("text", "debug", client_debug=True)  # INVOICE_ROUTER_LOG_KAFKA_CLIENT_DEBUG
+    assert logging.getLogger("aiokafka.consumer").isEnabledFor(logging.DEBUG)
+    logs.configure("json", "warning")  # never louder than the worker's own level
+    assert not logging.getLogger("faust.worker").isEnabledFor(logging.INFO)
+    logs.configure("text", "info")
+    assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
 
 
 class _LoggingIssuance:

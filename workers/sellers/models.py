@@ -17,8 +17,24 @@ from schemas.invoices import Provider
 # --- inputs (validated the same way for the CLI and the HTTP API) ------------------------------
 
 
+def no_nul(text: str) -> str:
+    """PostgreSQL refuses NUL in text (SQLite stores it): refused up front on both."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        for text in plain if isinstance(plain, list) else [plain]:
+            if isinstance(text, str):
+                no_nul(text)
+        return value
 
 
 class FakturowniaConnect(_Input):
