@@ -22,7 +22,7 @@ from config.models import ReplayAudit
 from config.settings import Settings
 from schemas.deadletter import DeadLetterReason, Headers, deadletter_headers
 from tests.integration.harness import create_topics
-from workers import cli
+from workers import cli, dlq_cli
 from workers import deadletters as svc
 
 pytestmark = pytest.mark.integration
@@ -179,7 +179,7 @@ def dlq(kafka_bootstrap: str, postgres_url: str, uid: str, monkeypatch) -> Dlq:
     ]
     coords = asyncio.run(_produce(kafka_bootstrap, topic, source, originals))
     settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, database_url=postgres_url)
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(dlq_cli, "get_settings", lambda: settings)
     return Dlq(settings, uid, source, topic, originals, coords)
 
 

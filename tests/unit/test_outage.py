@@ -68,3 +68,37 @@ async def test_cancellation_ends_the_wait_at_once() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_readyz_answers_503_while_a_dependency_is_down_and_200_after() -> None:
+    from workers.probes import readiness
+
+    outages = Outages()
+    assert readiness(outages) == (
+        200,
+        {"ready": True, "checks": {"database": "ok", "broker": "ok"}},
+    )
+    outages.went_down(DATABASE, OperationalError("SELECT", {}, ConnectionRefusedError()))
+    code, body = readiness(outages)
+    assert code == 503 and body["ready"] is False
+    assert (
+        body["checks"]["database"].startswith("unreachable for")
+        and body["checks"]["broker"] == "ok"
+    )
+    outages.came_back(DATABASE)
+    assert readiness(outages)[0] == 200
+
+
+def test_the_worker_serves_readyz_beside_metrics() -> None:
+    import socket
+    import urllib.request
+
+    from workers import probes
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    probes.serve(port)
+    base = f"http://127.0.0.1:{port}"
+    assert urllib.request.urlopen(f"{base}/readyz", timeout=5).status == 200
+    assert b"invoice_router_dependency_up" in urllib.request.urlopen(f"{base}/metrics").read()
