@@ -29,7 +29,7 @@ from config.settings import Settings
 from schemas.deadletter import Headers
 from workers import metrics, probes
 from workers.dispatch import KeyOrderedDispatcher
-from workers.outage import BROKER, DATABASE, OUTAGES
+from workers.outage import BROKER, DATABASE, OUTAGES, dependency_down
 from workers.records import RawRecord
 from workers.runtime import Runtime
 from workers.shutdown import Restart, request_restart
@@ -68,10 +68,15 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def survives(what: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
+def survives(
+    what: str, uses: tuple[str, ...] = (DATABASE,)
+) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
     """Keep a periodic task alive through a broker or database outage.
 
     An exception escaping a Faust timer crashes the whole app; the next tick retries instead.
+    An outage is reported through `OUTAGES` (once a minute, not per tick), and a tick that
+    completes proves the dependencies it `uses` answer again (an idle worker, whose consumer
+    has nothing to retry, must still see the outage end).
     """
 
     def wrap(tick: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -79,9 +84,15 @@ def survives(what: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[]
         async def guarded() -> None:
             try:
                 await tick()
+                for dependency in uses:
+                    if dependency in OUTAGES.down_since:
+                        OUTAGES.came_back(dependency)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if (dependency := dependency_down(exc)) is not None:
+                    OUTAGES.went_down(dependency, exc)  # reported once a minute, not per tick
+                    return
                 log.warning(
                     "%s failed (%s: %s); retrying on the next tick", what, type(exc).__name__, exc
                 )
@@ -186,7 +197,7 @@ def create_app(
         await rt.publisher.flush()
 
     @app.timer(settings.topic_discovery_seconds)
-    @survives("discovering channel topics")
+    @survives("discovering channel topics", uses=(BROKER,))
     async def discover_channels() -> None:
         new = [t for t in await list_order_topics(settings) if t not in order_topics]
         if new and not restart.requested:

@@ -102,3 +102,27 @@ def test_the_worker_serves_readyz_beside_metrics() -> None:
     base = f"http://127.0.0.1:{port}"
     assert urllib.request.urlopen(f"{base}/readyz", timeout=5).status == 200
     assert b"invoice_router_dependency_up" in urllib.request.urlopen(f"{base}/metrics").read()
+
+
+async def test_an_idle_workers_timer_reports_the_outage_and_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from workers.app import survives
+    from workers.outage import OUTAGES
+
+    failing = [True]
+
+    @survives("retrying parked orders")
+    async def tick() -> None:
+        if failing[0]:
+            raise OperationalError("SELECT", {}, ConnectionRefusedError())
+
+    OUTAGES.down_since.clear()
+    for _ in range(5):
+        await tick()
+    assert DATABASE in OUTAGES.down_since
+    warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warnings) == 1  # once, not once per tick
+    failing[0] = False
+    await tick()
+    assert OUTAGES.healthy
