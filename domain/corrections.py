@@ -11,13 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from domain.ksef import ksef_text
 from schemas.common import VatRate
 from schemas.invoices import Violation
 from schemas.orders import Order, Refund
 
 
 def line_key(sku: str | None, name: str) -> str:
-    return f"sku:{sku}" if sku else f"name:{name}"
+    """Names compare as sent (`ksef_text`): the provider stores them without control characters."""
+    return f"sku:{sku}" if sku else f"name:{ksef_text(name)}"
 
 
 @dataclass(frozen=True)

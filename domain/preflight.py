@@ -1,7 +1,8 @@
 """Checks made before any provider call, so a bad order fails with a precise, actionable code.
 
 The schema guarantees shape (types, VAT codes present, decimal strings); these rules cover what
-a schema cannot express: checksums, arithmetic and consistency between order and refund.
+a schema cannot express: checksums, arithmetic, consistency between order and refund, and the
+FA(3) limits KSeF applies to the text as it will be sent (control characters removed).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
+from domain.ksef import CORRECTION_REASON_MAX, EMAIL_MAX, POSITION_NAME_MAX, ksef_text
 from domain.money import line_gross, to_grosz
 from domain.taxid import InvalidTaxId, classify_tax_id
 from schemas.invoices import FailureCode, Violation
@@ -30,14 +32,21 @@ def check_order(order: Order) -> None:
     tax = list(_tax_id_violations(order))
     if tax:
         raise PreflightFailed(FailureCode.INVALID_TAX_ID, tax)
-    found = list(_order_violations(order))
+    found = list(_order_violations(order)) + list(_ksef_text_violations(order))
     if found:
         raise PreflightFailed(FailureCode.INVALID_ORDER, found)
 
 
 def check_refund(order: Order, refund: Refund) -> None:
     """Raise PreflightFailed when the refund does not fit the order it refunds."""
-    found = list(_order_violations(order)) + list(_refund_violations(order, refund))
+    found = [
+        *_order_violations(order),
+        *_ksef_text_violations(order),
+        *_refund_violations(order, refund),
+        *_text_limit(
+            ("refund", "reason"), refund.reason, CORRECTION_REASON_MAX, "correction_reason"
+        ),
+    ]
     if found:
         raise PreflightFailed(FailureCode.INVALID_ORDER, found)
 
@@ -126,4 +135,50 @@ def _refund_violations(order: Order, refund: Refund) -> Iterator[Violation]:
             field="refund.shipping_refunded",
             code="refund_exceeds_sold",
             message=f"refunds {refund.shipping_refunded} of shipping, but shipping was {shipped}",
+        )
+
+
+def _ksef_text_violations(order: Order) -> Iterator[Violation]:
+    """FA(3) limits as Fakturownia's KSeF guide lists them ("Ograniczenia długości pól";
+    ksef-2026.md §1.2, fakturownia-api.md §8.6): position name 256, e-mail 255. The order schema
+    caps most of these already; checking the text as sent keeps the limit where KSeF puts it."""
+    for i, line in enumerate(order.lines):
+        yield from _text_limit(("order", "lines", i, "name"), line.name, POSITION_NAME_MAX)
+    if order.shipping:
+        yield from _text_limit(
+            ("order", "shipping", "name"), order.shipping.name, POSITION_NAME_MAX
+        )
+    buyer = order.buyer
+    for key in ("company_name", "first_name", "last_name"):
+        value = getattr(buyer, key)
+        if value is not None and not ksef_text(value):
+            yield Violation(
+                field=field_path(("order", "buyer", key)),
+                code="buyer_name_blank",
+                message=f"buyer {key} holds only control characters, which KSeF refuses",
+            )
+    if buyer.email is not None and len(buyer.email) > EMAIL_MAX:
+        yield Violation(
+            field="order.buyer.email",
+            code="email_too_long",
+            message=f"{len(buyer.email)} characters; KSeF allows at most {EMAIL_MAX}",
+        )
+
+
+def _text_limit(
+    path: tuple[str | int, ...], value: str, limit: int, what: str = "position_name"
+) -> Iterator[Violation]:
+    """`<what>_blank` or `<what>_too_long` for free text measured as it will be sent."""
+    sent = ksef_text(value)
+    if not sent:
+        yield Violation(
+            field=field_path(path),
+            code=f"{what}_blank",
+            message="holds only control characters, which KSeF refuses",
+        )
+    elif len(sent) > limit:
+        yield Violation(
+            field=field_path(path),
+            code=f"{what}_too_long",
+            message=f"{len(sent)} characters; KSeF (FA(3)) allows at most {limit}",
         )

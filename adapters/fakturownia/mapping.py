@@ -1,4 +1,9 @@
-"""DocumentRequest → Fakturownia invoice JSON, and a Fakturownia invoice → IssuedDocument."""
+"""DocumentRequest → Fakturownia invoice JSON, and a Fakturownia invoice → IssuedDocument.
+
+KSeF accounts (Fakturownia's KSeF guide, `KSeF.md`; ksef-2026.md §1.2, §1.4) shape three details:
+`buyer_company` on every document (the account's auto-send mode decides by it), `np_tax_kind`
+limited to `export_service` / `export_service_eu`, and free text without control characters.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from typing import Any
 
 from domain.corrections import CorrectionLine, LineState, line_key
 from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
+from domain.ksef import CORRECTION_REASON_MAX, ksef_text
+from domain.ports import ProviderValidationError
 from domain.taxid import TaxIdKind
 from schemas.common import VatRate
 from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
@@ -37,10 +44,27 @@ def _money(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
+# KSeF.md "Pola warunkowe": the only `np_tax_kind` values allowed on a KSeF account.
+# `export_service` (FA(3) P_13_8: goods and services supplied outside Poland) is the general basis;
+# `export_service_eu` (P_13_9, its subset of EU B2B services under art. 100 ust. 1 pkt 4) also
+# needs `reverse_charge: true` (fakturownia-api.md §2.2), which this adapter never sends, so a
+# seller opts into it through the connection option. `not_specified` is gone from KSeF accounts.
+NP_TAX_KINDS = ("export_service", "export_service_eu")
+DEFAULT_NP_TAX_KIND = "export_service"
+
+
+def _text(value: str | None) -> str | None:
+    return ksef_text(value) if value else value
+
+
 def buyer_fields(buyer: BuyerInfo) -> dict[str, Any]:
-    fields: dict[str, Any] = {"buyer_company": buyer.is_company, "buyer_name": buyer.name}
+    """Buyer fields; `buyer_company` always, as KSeF auto-send decides by it (KSeF.md)."""
+    fields: dict[str, Any] = {"buyer_company": buyer.is_company, "buyer_name": _text(buyer.name)}
     if not buyer.is_company:
-        fields |= {"buyer_first_name": buyer.first_name, "buyer_last_name": buyer.last_name}
+        fields |= {
+            "buyer_first_name": _text(buyer.first_name),
+            "buyer_last_name": _text(buyer.last_name),
+        }
     if buyer.tax_id:
         fields |= {
             "buyer_tax_no": buyer.tax_id.value,
@@ -48,9 +72,9 @@ def buyer_fields(buyer: BuyerInfo) -> dict[str, Any]:
         }
     optional = {
         "buyer_email": buyer.email,
-        "buyer_street": buyer.street,
+        "buyer_street": _text(buyer.street),
         "buyer_post_code": buyer.postal_code,
-        "buyer_city": buyer.city,
+        "buyer_city": _text(buyer.city),
         "buyer_country": buyer.country,
     }
     return fields | {k: v for k, v in optional.items() if v}
@@ -58,9 +82,9 @@ def buyer_fields(buyer: BuyerInfo) -> dict[str, Any]:
 
 def position(line: DocumentLine) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": line.name,
+        "name": ksef_text(line.name),
         "quantity": format(line.quantity, "f"),
-        "quantity_unit": line.unit,
+        "quantity_unit": ksef_text(line.unit),
         "tax": line.vat_rate.value,
         "total_price_gross": _money(line.total_gross),
     }
@@ -111,8 +135,24 @@ def _tax_bases(rates: set[str], options: dict[str, Any]) -> dict[str, Any]:
     if "zw" in rates:
         out["exempt_tax_kind"] = options.get("exempt_tax_kind", "art. 43 ust. 1 ustawy o VAT")
     if "np" in rates:
-        out["np_tax_kind"] = options.get("np_tax_kind", "not_specified")
+        out["np_tax_kind"] = np_tax_kind(options)
     return out
+
+
+def np_tax_kind(options: dict[str, Any]) -> str:
+    """The basis of `np` lines: the connection's choice if KSeF allows it, else the general one.
+
+    A disallowed choice (e.g. the old `not_specified`) is refused here, before any call, rather
+    than replaced: the basis is printed on the invoice and is the seller's legal statement.
+    """
+    value = options.get("np_tax_kind") or DEFAULT_NP_TAX_KIND
+    if value not in NP_TAX_KINDS:
+        allowed = " or ".join(NP_TAX_KINDS)
+        raise ProviderValidationError(
+            f"the connection option np_tax_kind={value!r} is not allowed on KSeF; use {allowed}",
+            fields={"np_tax_kind": [f"must be {allowed} (Fakturownia KSeF guide)"]},
+        )
+    return str(value)
 
 
 def invoice_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +173,7 @@ def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, 
     original = int(spec.original_id) if spec.original_id.isdigit() else spec.original_id
     return {
         **_header(req, options),
-        "correction_reason": spec.reason[:256],
+        "correction_reason": ksef_text(spec.reason)[:CORRECTION_REASON_MAX],
         "invoice_id": original,
         "from_invoice_id": original,
         "positions": [correction_position(x) for x in spec.lines],
@@ -143,9 +183,9 @@ def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, 
 
 def _state(state: LineState, kind: str) -> dict[str, Any]:
     out = {
-        "name": state.name,
+        "name": ksef_text(state.name),
         "quantity": format(state.quantity, "f"),
-        "quantity_unit": state.unit,
+        "quantity_unit": ksef_text(state.unit),
         "tax": state.vat_rate.value,
         "total_price_gross": _money(state.gross),
         "kind": kind,

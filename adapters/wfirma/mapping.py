@@ -14,13 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.wfirma.http import records
+from adapters.wfirma.ksef import clearance
 from adapters.wfirma.pricing import unit_price
 from domain.corrections import LineState, line_key
 from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
 from domain.ports import ProviderValidationError
 from domain.taxid import TaxIdKind
 from schemas.common import VatRate
-from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
+from schemas.invoices import DocumentKind, IssuedDocument, Provider, Totals
 from schemas.orders import PaymentMethod
 
 RECEIPT_TYPES = ("receipt_normal", "receipt_fiscal_normal")
@@ -303,26 +304,6 @@ def issued_document(record: dict[str, Any]) -> IssuedDocument:
         corrected_document_id=parent,
         clearance=clearance(record),
     )
-
-
-def clearance(record: dict[str, Any]) -> Clearance | None:
-    """KSeF state: empty until KSeF has processed the document (§7), and always empty for
-    documents that never go to KSeF, so no fields means no clearance to report yet."""
-    status = str(record.get("ksef_status") or "").strip()
-    number = str(record.get("ksef_reference_number") or "").strip()
-    if not (status or number):
-        return None
-    raw = next(
-        (record[k] for k in ("ksef_errors", "ksef_error", "ksef_error_message") if record.get(k)),
-        [],
-    )
-    errors = records(raw, "error") if isinstance(raw, dict) else raw
-    texts = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in _listed(errors)]
-    return Clearance(status=status or None, number=number or None, errors=texts)
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def related_id(record: dict[str, Any], name: str) -> str | None:

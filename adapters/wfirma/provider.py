@@ -261,6 +261,12 @@ class WfirmaProvider:
     async def get(self, document_id: str) -> IssuedDocument:
         return issued_document(await self._invoice(document_id))
 
+    async def read_clearance(self, document_id: str) -> IssuedDocument:
+        """The document with its KSeF clearance as wFirma reports it now. wFirma has no KSeF
+        webhook and no KSeF endpoint (ksef-2026.md §1.10), so clearance is polled through
+        `invoices/get`, whose record carries the `ksef_*` fields (adapters/wfirma/ksef.py)."""
+        return await self.get(document_id)
+
     async def send_to_buyer(self, document_id: str) -> Delivery:
         """E-mail the document to the buyer's address on it (`invoices/send`, §3.11).
 

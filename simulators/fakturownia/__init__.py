@@ -4,14 +4,26 @@ Used in-process by tests and as a standalone process for demos; behaviour not do
 the vendor follows the reference's "Simulator contract" (§10) choices.
 """
 
-from .models import FaultRule, RequestRecord, SentEmail, SimAccount, SimDepartment
+from .ksef_rules import KsefRule
+from .models import (
+    FaultRule,
+    KsefSend,
+    RequestRecord,
+    SentEmail,
+    SimAccount,
+    SimDepartment,
+    WebhookDelivery,
+)
 from .simulator import FakturowniaSimulator
 
 __all__ = [
     "FakturowniaSimulator",
     "FaultRule",
+    "KsefRule",
+    "KsefSend",
     "RequestRecord",
     "SentEmail",
     "SimAccount",
     "SimDepartment",
+    "WebhookDelivery",
 ]

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from simulators.common.control import BaseControlApi, known_name, ok, or_400, payload
+from simulators.common.control import (
+    BaseControlApi,
+    as_list,
+    known_name,
+    ok,
+    or_400,
+    payload,
+)
 
+from .ksef_rules import KsefRule
 from .models import FaultRule, SimAccount
 
 if TYPE_CHECKING:
@@ -29,6 +37,10 @@ def add_control_routes(app: web.Application, sim: FakturowniaSimulator) -> None:
     app.router.add_delete("/__sim/accounts/{prefix}/faults", control.clear_faults)
     app.router.add_post("/__sim/accounts/{prefix}/revoke_token", control.revoke_token)
     app.router.add_post("/__sim/accounts/{prefix}/ksef/complete", control.complete_ksef)
+    app.router.add_post("/__sim/accounts/{prefix}/ksef/rules", control.add_ksef_rules)
+    app.router.add_delete("/__sim/accounts/{prefix}/ksef/rules", control.clear_ksef_rules)
+    app.router.add_get("/__sim/accounts/{prefix}/ksef/sends", control.ksef_sends)
+    app.router.add_get("/__sim/accounts/{prefix}/webhooks", control.webhook_deliveries)
     app.router.add_get("/__sim/accounts/{prefix}/invoices", control.invoices)
     app.router.add_get("/__sim/accounts/{prefix}/clients", control.clients)
     app.router.add_get("/__sim/accounts/{prefix}/emails", control.emails)
@@ -67,6 +79,27 @@ class ControlApi(BaseControlApi["FakturowniaSimulator"]):
     async def complete_ksef(self, request: web.Request) -> web.Response:
         self._sim.complete_ksef(self._prefix(request))
         return ok()
+
+    async def add_ksef_rules(self, request: web.Request) -> web.Response:
+        """One ``KsefRule`` or a list of them, e.g. ``{"path": "reject", "oid_regex": "^A-"}``."""
+        prefix = self._prefix(request)
+        data = await payload(request)
+        rules = or_400(lambda: [KsefRule.from_dict(item) for item in as_list(data)])
+        for rule in rules:
+            self._sim.add_ksef_rule(prefix, rule)
+        return web.json_response([r.to_dict() for r in rules], status=201)
+
+    async def clear_ksef_rules(self, request: web.Request) -> web.Response:
+        self._sim.clear_ksef_rules(self._prefix(request))
+        return ok()
+
+    async def ksef_sends(self, request: web.Request) -> web.Response:
+        sends = self._sim.ksef_sends(self._prefix(request))
+        return web.json_response([s._asdict() for s in sends])
+
+    async def webhook_deliveries(self, request: web.Request) -> web.Response:
+        deliveries = self._sim.webhook_deliveries(self._prefix(request))
+        return web.json_response([d._asdict() for d in deliveries])
 
     async def invoices(self, request: web.Request) -> web.Response:
         return web.json_response(self._sim.invoices(self._prefix(request)))

@@ -56,10 +56,12 @@ def send_by_email(
 
 
 def _blocked_by_ksef(state: AccountState, doc: dict[str, Any]) -> bool:
-    """KSeF accounts may e-mail company invoices only once they carry a KSeF number (§4)."""
+    """KSeF accounts may e-mail company invoices only once they carry a KSeF number or are
+    marked OFFLINE (§4; KSeF.md "Tryb produkcyjny": "wyłącznie po skutecznym nadaniu numeru
+    KSeF lub oznaczeniu trybu OFFLINE")."""
     return (
         state.config.ksef_enabled
         and bool(doc["buyer_company"])
-        and doc.get("gov_status") != "not_applicable"
+        and doc.get("gov_status") not in ("not_applicable", "offline")
         and not doc.get("gov_id")
     )

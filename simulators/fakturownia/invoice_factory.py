@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import ksef
+from . import ksef, ksef_compliance
 from .clients import commit_client, prefill_from_client
 from .clock import timestamp
 from .coerce import is_truthy, is_valid_sell_date, parse_day, parse_int, text_or_none
@@ -176,14 +176,16 @@ def _commit(
     doc = {"id": store.invoice_ids.next(), "number": number, **draft.doc, "client_id": client_id}
     _finish(store, doc, draft.lines, request)
     doc["gov_status"] = ksef.initial_gov_status(state.config, kind)
-    doc["gov_error_messages"] = ksef.error_messages(draft.gov_errors)
+    doc["gov_error_messages"] = ksef_compliance.error_messages(draft.gov_errors)
     if draft.original is not None:
         doc["gov_corrected_invoice_number"] = draft.original.get("gov_id")
     state.invoices[doc["id"]] = doc
+    if draft.gov_errors:
+        state.ksef_invalid.add(doc["id"])
     if ksef.is_ksef_document(state.config, kind) and (
         request.gov_save_and_send or ksef.auto_send_applies(state.config, doc)
     ):
-        ksef.request_send(state, doc)
+        ksef.request_send(state, doc, request.now)
     return doc
 
 
@@ -213,7 +215,7 @@ def _finish(
 def _gov_errors(state: AccountState, doc: dict[str, Any], invoice: dict[str, Any]) -> ErrorMap:
     if not ksef.is_ksef_document(state.config, doc["kind"]):
         return {}
-    return ksef.compliance_errors(doc, buyer_company_sent="buyer_company" in invoice)
+    return ksef_compliance.compliance_errors(doc, buyer_company_sent="buyer_company" in invoice)
 
 
 def _correction_source(

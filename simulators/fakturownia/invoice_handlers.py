@@ -38,16 +38,16 @@ def index(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
     )
     with_positions = is_truthy(request.query.get("include_positions"))
     fields = parse_fields(request.query.get("fields[invoice]"))
-    docs = select(env.state.invoices.values(), query)
+    docs = select(env.state.invoices.values(), query, env.state.ksef_numbers)
     return ApiResponse(
         json=[render_invoice(d, with_positions=with_positions, fields=fields) for d in docs]
     )
 
 
 def show(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
-    doc = _find(env, request)
+    doc = find_invoice(env, request)
     if is_truthy(request.param("send_to_ksef")):
-        ksef.request_send(env.state, doc)
+        ksef.request_send(env.state, doc, env.now)
     return ApiResponse(
         json=render_invoice(
             doc,
@@ -58,15 +58,16 @@ def show(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
 
 
 def pdf(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
-    return ApiResponse(body=invoice_pdf(_find(env, request)), content_type="application/pdf")
+    return ApiResponse(body=invoice_pdf(find_invoice(env, request)), content_type="application/pdf")
 
 
 def email(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
-    doc = _find(env, request)
+    doc = find_invoice(env, request)
     return ApiResponse(json=send_by_email(env.state, doc, request.param, env.now))
 
 
-def _find(env: HandlerEnv, request: ApiRequest) -> dict[str, Any]:
+def find_invoice(env: HandlerEnv, request: ApiRequest) -> dict[str, Any]:
+    """The account's document named by the path's ``id``; 404 otherwise."""
     doc = env.state.invoices.get(parse_int(request.match["id"]) or 0)
     if doc is None:
         raise ApiError.not_found()

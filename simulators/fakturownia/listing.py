@@ -6,7 +6,7 @@ capped at 100 and the default period hides documents older than 12 months, as on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +32,8 @@ class ListQuery:
     """The list parameters after defaults and caps were applied."""
 
     filters: dict[str, str]
+    gov_id: str | None
+    income: bool
     kinds: tuple[str, ...]
     invoice_ids: tuple[int, ...]
     window: Window
@@ -53,6 +55,8 @@ class ListQuery:
         per_page = parse_int(get("per_page")) or DEFAULT_PER_PAGE
         return cls(
             filters=filters,
+            gov_id=get("gov_id") or None,
+            income=get("income") != "no",
             kinds=tuple(getall("kinds[]") + getall("kinds")),
             invoice_ids=ids,
             window=period_window(get("period") or DEFAULT_PERIOD, today, get),
@@ -98,8 +102,19 @@ def _optional_day(raw: str | None) -> date | None:
         return None
 
 
-def select(docs: Iterable[dict[str, Any]], query: ListQuery) -> list[dict[str, Any]]:
-    """Filter, order and slice; returns the stored dicts (render them before answering)."""
+def select(
+    docs: Iterable[dict[str, Any]], query: ListQuery, ksef_numbers: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """Filter, order and slice; returns the stored dicts (render them before answering).
+
+    ``gov_id`` searches by KSeF number (``ksef_numbers``: number → document); ``income=no``
+    searches purchase invoices, which the simulator has none of (ksef-2026.md §1.9).
+    """
+    if not query.income:
+        return []
+    if query.gov_id is not None:
+        owner = ksef_numbers.get(query.gov_id)
+        docs = [d for d in docs if d["id"] == owner or d.get("gov_id") == query.gov_id]
     matching = [doc for doc in docs if _matches(doc, query)]
     matching.sort(key=lambda d: (d["issue_date"], d["id"]), reverse=True)
     if query.order:

@@ -59,7 +59,12 @@ class SimAccount(JsonConfig):
     """One Fakturownia account (subdomain) with the settings that change API behaviour.
 
     ``ksef_delay_seconds`` and ``ksef_outcome`` are simulator knobs: how long KSeF "processing"
-    lasts and how it ends, so adapters can be tested against slow or failing KSeF.
+    lasts and how it ends, so adapters can be tested against slow or failing KSeF (per-document
+    scripts: ``KsefRule``). ``offline24_for_backdated`` models Fakturownia treating an
+    ``issue_date`` before today as OFFLINE24 (KSeF.md "Automatyczne wykrywanie trybu OFFLINE24");
+    it is opt-in because existing suites issue with pinned past dates.
+    ``webhook_url`` stands for an account webhook (README "Webhooki"): KSeF status changes are
+    POSTed there with ``webhook_token`` as ``api_token`` (see ``webhooks``).
     """
 
     prefix: str
@@ -70,6 +75,9 @@ class SimAccount(JsonConfig):
     validate_invoices_for_gov: bool = True
     ksef_delay_seconds: float = 1.0
     ksef_outcome: KsefOutcome = "ok"
+    offline24_for_backdated: bool = False
+    webhook_url: str | None = None
+    webhook_token: str = ""
 
     def __post_init__(self) -> None:
         if not self.prefix or "/" in self.prefix:
@@ -116,6 +124,25 @@ class RequestRecord(NamedTuple):
 
     method: str
     path: str
+    status: int | None
+
+
+class KsefSend(NamedTuple):
+    """One send of a document to KSeF (create with ``gov_save_and_send``, auto-send, update or
+    ``send_to_ksef``), whatever came of it; ``status_before`` is ``gov_status`` at that moment."""
+
+    invoice_id: int
+    oid: str | None
+    status_before: str | None
+    at: str
+
+
+class WebhookDelivery(NamedTuple):
+    """One webhook POST; ``status`` is ``None`` when the receiver could not be reached."""
+
+    url: str
+    invoice_id: int
+    gov_status: str | None
     status: int | None
 
 

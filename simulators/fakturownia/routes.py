@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import department_handlers, invoice_handlers, public_handlers
+from . import department_handlers, invoice_handlers, ksef_handlers, public_handlers
 from .api_types import Handler
 
 HOST_SUFFIX = ".fakturownia.pl"
@@ -31,14 +31,22 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", r"/invoices\.json", invoice_handlers.create),
     _route("GET", r"/invoices\.json", invoice_handlers.index),
     _route("GET", r"/invoices/(?P<id>\d+)\.json", invoice_handlers.show),
+    _route("PUT", r"/invoices/(?P<id>\d+)\.json", ksef_handlers.update),
+    _route("GET", r"/invoices/(?P<id>\d+)/attachment", ksef_handlers.attachment),
     _route("GET", r"/invoices/(?P<id>\d+)\.pdf", invoice_handlers.pdf),
     _route("POST", r"/invoices/(?P<id>\d+)/send_by_email\.json", invoice_handlers.email),
     _route("GET", r"/departments\.json", department_handlers.index),
     _route("GET", r"/departments/(?P<id>\d+)\.json", department_handlers.show),
     _route("GET", r"/invoice/(?P<token>[A-Za-z0-9]+)\.pdf", public_handlers.view_pdf, True),
     _route("GET", r"/invoice/(?P<token>[A-Za-z0-9]+)", public_handlers.view, True),
+    _route(
+        "GET",
+        r"/gov_files/(?P<token>[A-Za-z0-9]+)/(?P<kind>gov|gov_upo)\.xml",
+        ksef_handlers.gov_file,
+        True,
+    ),
 )
-_RESOURCE_ROOTS = re.compile(r"^(invoices|departments|invoice|clients|products)(\.\w+)?$")
+_RESOURCE_ROOTS = re.compile(r"^(invoices|departments|invoice|clients|products|gov_files)(\.\w+)?$")
 
 
 def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:

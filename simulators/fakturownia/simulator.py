@@ -15,10 +15,12 @@ from simulators.common.serving import Served
 from . import ksef
 from .clock import Clock, warsaw_now
 from .control import add_control_routes
-from .models import FaultRule, RequestRecord, SentEmail, SimAccount
+from .ksef_rules import KsefRule
+from .models import FaultRule, KsefSend, RequestRecord, SentEmail, SimAccount, WebhookDelivery
 from .rendering import render_invoice
 from .server import AccountApi
 from .state import AccountState, SimStore
+from .webhook_pump import WebhookPump
 
 
 class FakturowniaSimulator(Served):
@@ -64,9 +66,18 @@ class FakturowniaSimulator(Served):
             self._store.account(prefix).revoked = True
 
     def complete_ksef(self, prefix: str) -> None:
-        """Finish every pending KSeF send now instead of waiting for ``ksef_delay_seconds``."""
+        """Run every pending KSeF transition now instead of waiting for its delay."""
         with self._store.lock:
             ksef.refresh(self._store.account(prefix), self._clock(), force=True)
+
+    def add_ksef_rule(self, prefix: str, rule: KsefRule) -> None:
+        """Script the KSeF path of the next matching document(s); rules are tried in order."""
+        with self._store.lock:
+            self._store.account(prefix).ksef_rules.append(copy.copy(rule))
+
+    def clear_ksef_rules(self, prefix: str) -> None:
+        with self._store.lock:
+            self._store.account(prefix).ksef_rules.clear()
 
     def reset(self, *, accounts: bool = False) -> None:
         """Forget documents, clients, e-mails, logs and faults; ``accounts=True`` drops accounts."""
@@ -96,6 +107,15 @@ class FakturowniaSimulator(Served):
         with self._store.lock:
             return list(self._store.account(prefix).requests)
 
+    def ksef_sends(self, prefix: str) -> list[KsefSend]:
+        """Every send to KSeF so far, so a test can prove a document was never re-sent."""
+        with self._store.lock:
+            return list(self._store.account(prefix).ksef_sends)
+
+    def webhook_deliveries(self, prefix: str) -> list[WebhookDelivery]:
+        with self._store.lock:
+            return list(self._store.account(prefix).webhook_log)
+
     def _fresh(self, prefix: str) -> AccountState:
         state = self._store.account(prefix)
         ksef.refresh(state, self._clock())
@@ -106,6 +126,7 @@ class FakturowniaSimulator(Served):
     def app(self) -> web.Application:
         """A new aiohttp application over this simulator's state (control API included)."""
         app = web.Application()
+        app.cleanup_ctx.append(WebhookPump(self._store, self._clock).cleanup_ctx)
         add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", AccountApi(self._store, self._clock).handle)
         return app

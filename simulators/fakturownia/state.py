@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import FaultRule, RequestRecord, SentEmail, SimAccount
+from .ksef_rules import KsefRule, Step
+from .models import FaultRule, KsefSend, RequestRecord, SentEmail, SimAccount, WebhookDelivery
 
 
 class IdSequence:
@@ -26,8 +27,24 @@ class IdSequence:
 
 
 @dataclass
+class KsefTrack:
+    """A document's KSeF progress: the path it follows, how often it was sent, and the
+    transitions still pending (the first one is due at ``due``, a ``time.monotonic`` value)."""
+
+    rule: KsefRule
+    sends: int = 0
+    steps: list[Step] = field(default_factory=list)
+    due: float = 0.0
+
+
+@dataclass
 class AccountState:
-    """Everything one account owns. ``invoices`` keep creation order; ids are global."""
+    """Everything one account owns. ``invoices`` keep creation order; ids are global.
+
+    KSeF: ``ksef_invalid`` holds documents saved with compliance errors (they fail every send),
+    ``ksef_numbers`` maps each KSeF number KSeF accepted to its document (the ``gov_id``
+    search), ``webhook_outbox`` holds webhook payloads not yet POSTed.
+    """
 
     config: SimAccount
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -36,7 +53,13 @@ class AccountState:
     emails: list[SentEmail] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     faults: list[FaultRule] = field(default_factory=list)
-    ksef_due: dict[int, float] = field(default_factory=dict)
+    ksef_tracks: dict[int, KsefTrack] = field(default_factory=dict)
+    ksef_rules: list[KsefRule] = field(default_factory=list)
+    ksef_invalid: set[int] = field(default_factory=set)
+    ksef_numbers: dict[str, int] = field(default_factory=dict)
+    ksef_sends: list[KsefSend] = field(default_factory=list)
+    webhook_outbox: list[dict[str, Any]] = field(default_factory=list)
+    webhook_log: list[WebhookDelivery] = field(default_factory=list)
     revoked: bool = False
 
     def clear(self) -> None:

@@ -35,7 +35,7 @@ from .errors import (
 )
 from .lines import Line, money, parse_line
 from .models import SentEmail
-from .state import CompanyState, SimStore
+from .state import CompanyState, LoginState, SimStore
 from .vat import GroupTotal, group_totals
 
 TYPES: frozenset[str] = frozenset(
@@ -66,9 +66,12 @@ class Outcome:
 
 
 def add_invoice(
-    store: SimStore, company: CompanyState, raw: dict[str, Any], now: datetime
+    store: SimStore, company: CompanyState, raw: dict[str, Any], now: datetime, login: LoginState
 ) -> Outcome:
-    """Validate everything first, then store; business refusals raise ``ApiError``."""
+    """Validate everything first, then store; business refusals raise ``ApiError``.
+
+    A KSeF-bound document needs a KSeF-authorised user (the login's and the company's knob,
+    or a ``ksef_unauthorized`` rule); its KSeF plan comes from the login's ``ksef_*`` rules."""
     if "type" not in raw and is_truthy(raw.get("auto_send")):
         # Issue #39 (§2.5): a missing type surfaced as this generic e-mail error.
         raise ApiError(ERROR, CANNOT_SEND_TYPE)
@@ -83,7 +86,11 @@ def add_invoice(
     lines, before = _lines(company, raw, parent, header["price_type"] == "brutto", errors)
     if errors or buyer.errors or any(line.errors for line in lines):
         return Outcome(echo=_echo(raw, errors, buyer.errors, lines))
-    if _goes_to_ksef(company, doc_type, parent) and not company.config.ksef_authorized:
+    to_ksef = _goes_to_ksef(company, doc_type, parent)
+    if to_ksef and not (login.config.ksef_authorized and company.config.ksef_authorized):
+        raise ApiError(ERROR, KSEF_UNAUTHORIZED)
+    rule = ksef.take_rule(login.ksef_rules, text(raw.get("id_external"))) if to_ksef else None
+    if rule is not None and rule.action == "ksef_unauthorized":
         raise ApiError(ERROR, KSEF_UNAUTHORIZED)
     doc = _assemble(store, company, raw, doc_type, header, now)
     doc.update(buyer.relations(store, company, now))
@@ -97,7 +104,7 @@ def add_invoice(
     else:
         groups = group_totals(((line.vat, line.amount) for line in lines), gross)
     _set_totals(doc, groups)
-    ksef.submit(company.config, doc, now, to_ksef=_goes_to_ksef(company, doc_type, parent))
+    ksef.submit(doc, ksef.plan(company.config, rule, now) if to_ksef else None)
     company.invoices[int(doc["id"])] = doc
     if is_truthy(raw.get("auto_send")):
         _auto_send(company, doc)

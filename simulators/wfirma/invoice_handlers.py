@@ -37,7 +37,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 def add(env: Env, call: Call) -> Reply:
     rows, failed = [], False
     for raw in records(call.body, "invoices", "invoice"):
-        outcome = add_invoice(env.store, env.books, raw, env.now)
+        outcome = add_invoice(env.store, env.books, raw, env.now, env.login)
         if outcome.doc is not None:
             rows.append(render_invoice(env.books, outcome.doc, for_add=True))
         else:

@@ -21,8 +21,16 @@ FaultAction = Literal[
     "drop_after_commit",
     "revoke_refresh_token",
     "expire_access_token",
+    "ksef_accept",
+    "ksef_reject",
+    "ksef_server_error",
+    "ksef_never",
+    "ksef_unauthorized",
 ]
 FAULT_ACTIONS: frozenset[str] = frozenset(get_args(FaultAction))
+# Per-document KSeF outcomes: applied to the documents `invoices/add` sends to KSeF, never at
+# the gateway (simulators/wfirma/ksef.py).
+KSEF_ACTIONS: frozenset[str] = frozenset(a for a in FAULT_ACTIONS if a.startswith("ksef_"))
 
 SeriesReset = Literal["yearly", "monthy", "monthly", "daily", "none"]
 SERIES_RESETS: frozenset[str] = frozenset(get_args(SeriesReset))
@@ -78,8 +86,10 @@ class SimCompany(FromDict):
 
     ``read_only`` makes every write answer ``ACCESS DENIED`` (a user without rights to issue).
     The ``ksef_*`` knobs follow reference §7: with ``ksef_enabled`` every KSeF-bound document
-    gets its KSeF number ``ksef_delay_seconds`` after creation; ``ksef_authorized=False`` makes
-    ``invoices/add`` of such documents fail with the "Brak autoryzacji w KSeF 2.0" error.
+    gets its KSeF number ``ksef_delay_seconds`` after creation (unless a ``ksef_*`` fault rule
+    scripts another outcome); ``ksef_authorized=False`` (no KSeF-authorised user shared for API
+    connections) makes ``invoices/add`` of such documents fail with the "Brak autoryzacji w
+    KSeF 2.0" error.
     """
 
     id: int
@@ -141,7 +151,9 @@ class SimLogin(JsonConfig):
     With several companies and no ``company_id``: ``company_id_required=True`` answers
     ``COMPANY ID REQUIRED`` (the documented rule); ``False`` runs the call in the company last
     selected in the web panel (``selected_company_id``, default the first), as observed (§5).
-    ``rate_limits=None`` disables the request budget.
+    ``rate_limits=None`` disables the request budget. ``ksef_authorized=False``: this user has
+    no KSeF authorisation of its own (§7: it is per wFirma user), so in every company its
+    KSeF-bound ``invoices/add`` fails as with the company's ``ksef_authorized=False``.
     """
 
     login: str
@@ -150,6 +162,7 @@ class SimLogin(JsonConfig):
     company_id_required: bool = True
     selected_company_id: int | None = None
     rate_limits: RateLimits | None = field(default_factory=RateLimits)
+    ksef_authorized: bool = True
 
     def __post_init__(self) -> None:
         if not self.login or "/" in self.login:
@@ -205,6 +218,15 @@ class FaultRule(BaseFaultRule):
     does the work then stalls ``seconds``; ``drop_after_commit`` does the work then cuts the
     connection; ``revoke_refresh_token`` / ``expire_access_token`` invalidate the login's OAuth
     tokens before the request is handled.
+
+    ``ksef_*`` actions script the KSeF outcome of the next KSeF-bound document(s) added whose
+    ``id_external`` matches ``id_external_regex``; they never touch other requests, so
+    ``method`` and ``path_regex`` do not apply to them:
+    ``ksef_accept`` numbers it, ``ksef_reject`` ends in ``error`` with ``messages``,
+    ``ksef_server_error`` shows ``server_error`` with ``messages`` for ``seconds`` and then
+    ``ok``, ``ksef_never`` leaves it waiting forever, and ``ksef_unauthorized`` refuses the
+    ``add`` with the "Brak autoryzacji w KSeF 2.0" error (nothing stored). The first phase comes
+    after ``ksef_delay_seconds`` (default: the company's).
     """
 
     actions: ClassVar[frozenset[str]] = FAULT_ACTIONS
@@ -213,6 +235,9 @@ class FaultRule(BaseFaultRule):
     status: int | None = None
     code: str = "FATAL"
     seconds: float = 30.0
+    messages: list[str] = field(default_factory=list)
+    id_external_regex: str = ".*"
+    ksef_delay_seconds: float | None = None
 
 
 class RequestRecord(NamedTuple):

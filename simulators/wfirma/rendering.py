@@ -1,6 +1,6 @@
 """Shaping stored invoices into API records (reference §3.8 response).
 
-Stored documents keep internal bookkeeping under ``_``-prefixed keys (line amounts, KSeF due
+Stored documents keep internal bookkeeping under ``_``-prefixed keys (line amounts, KSeF plan
 time, the parent link); rendering drops them, numbers the plural relations, and applies the
 observed quirk that ``contractor.id`` is a number in ``invoices/add`` answers only (§2.8).
 """

@@ -17,7 +17,15 @@ from simulators.fakturownia.clock import Clock, warsaw_now
 
 from . import ksef, oauth
 from .control import add_control_routes
-from .models import FaultRule, RequestRecord, SentEmail, SimLogin, SimOAuthApp, TokenRequest
+from .models import (
+    KSEF_ACTIONS,
+    FaultRule,
+    RequestRecord,
+    SentEmail,
+    SimLogin,
+    SimOAuthApp,
+    TokenRequest,
+)
 from .rendering import refresh, render_invoice
 from .server import WfirmaServer
 from .state import SimStore
@@ -78,13 +86,18 @@ class WfirmaSimulator(Served):
             state.selected_company_id = company_id
 
     def add_fault(self, login: str, rule: FaultRule) -> None:
-        """Queue a fault for the login's requests; rules are tried in the order added."""
+        """Queue a fault for the login's requests; rules are tried in the order added.
+
+        ``ksef_*`` rules go to their own queue: only documents sent to KSeF consume them."""
         with self._store.lock:
-            self._store.login(login).faults.append(copy.copy(rule))
+            state = self._store.login(login)
+            queue = state.ksef_rules if rule.action in KSEF_ACTIONS else state.faults
+            queue.append(copy.deepcopy(rule))
 
     def clear_faults(self, login: str) -> None:
         with self._store.lock:
             self._store.login(login).faults.clear()
+            self._store.login(login).ksef_rules.clear()
 
     def revoke_refresh_tokens(self, login: str) -> None:
         """Every refresh token of the login answers ``invalid_grant`` from now on."""
@@ -106,7 +119,8 @@ class WfirmaSimulator(Served):
         return self._store.now()
 
     def complete_ksef(self, login: str, company_id: int | None = None) -> None:
-        """Finish pending KSeF processing now instead of waiting for ``ksef_delay_seconds``."""
+        """Run every pending document's KSeF plan to its end now, instead of waiting for the
+        delays (a ``ksef_never`` document stays waiting)."""
         with self._store.lock:
             company = self._store.company(login, company_id)
             for doc in company.invoices.values():

@@ -63,6 +63,7 @@ class LoginState:
     companies: dict[int, CompanyState] = field(default_factory=dict)
     selected_company_id: int | None = None
     faults: list[FaultRule] = field(default_factory=list)
+    ksef_rules: list[FaultRule] = field(default_factory=list)  # taken by invoices/add only
     requests: list[RequestRecord] = field(default_factory=list)
     memberships: dict[int, int] = field(default_factory=dict)
 
@@ -78,6 +79,7 @@ class LoginState:
         for company in self.companies.values():
             company.clear()
         self.faults.clear()
+        self.ksef_rules.clear()
         self.requests.clear()
         self.selected_company_id = self.config.selected_company_id or next(
             iter(self.companies), None

@@ -292,7 +292,7 @@ async def test_positions_carry_vat_codes_legal_bases_gtu_and_sku(fakturownia: Si
         ("Kurier", "23", Decimal(1), "usł", None, None),
     ]
     assert stored["exempt_tax_kind"] == "art. 43 ust. 1 ustawy o VAT"
-    assert stored["np_tax_kind"] == "not_specified"
+    assert stored["np_tax_kind"] == "export_service"  # KSeF allows no "not_specified"
     # 23 %: 135.30 -> 110.00 + 25.30; 8 %: 21.60 -> 20.00 + 1.60; 5 %: 10.50 -> 10.00 + 0.50
     assert doc.totals == Totals(
         net=Decimal("290.00"), vat=Decimal("27.40"), gross=Decimal("317.40")

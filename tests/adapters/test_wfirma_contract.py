@@ -792,11 +792,14 @@ async def test_ksef_number_and_status_appear_a_moment_after_creation(wfirma: Wfi
     assert b"Faktura FV 1/11/2026" in await provider.download_pdf(doc.provider_document_id)
 
 
-async def test_receipts_never_get_a_clearance(wfirma: WfirmaEnv) -> None:
+async def test_receipts_are_not_applicable_to_ksef(wfirma: WfirmaEnv) -> None:
     provider = wfirma.provider(auth=api_keys(KSEF_KEYS), company_id=KSEF_COMPANY_ID)
     doc = await provider.issue(wsale(order_body("KSEF-2"), DocumentKind.RECEIPT))
     wfirma.sim.complete_ksef(KSEF_LOGIN)
-    assert (await provider.get(doc.provider_document_id)).clearance is None
+    stored = wfirma.stored(doc.provider_document_id, KSEF_LOGIN)
+    assert (stored["ksef_status"], stored["ksef_reference_number"]) == ("", "")  # as wFirma
+    assert doc.clearance == Clearance(status="not_applicable")
+    assert (await provider.get(doc.provider_document_id)).clearance == doc.clearance
 
 
 async def test_ksef_correction_is_cleared_too(wfirma: WfirmaEnv) -> None:

@@ -3,12 +3,15 @@ line versions of corrected documents and how a key's change spreads over its lin
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from adapters.wfirma import WfirmaOptions
 from adapters.wfirma.corrections import line_versions, spread
+from adapters.wfirma.ksef import ksef_state, needs_ksef_authorization, registration_date
 from adapters.wfirma.mapping import clearance, line_name, postal_code, split_name, vat_rate
 from adapters.wfirma.pricing import unit_price
 from domain.money import to_grosz
@@ -110,12 +113,57 @@ def test_options_default_and_parse() -> None:
 
 def test_clearance_is_read_from_the_ksef_fields() -> None:
     assert clearance({"ksef_status": "", "ksef_reference_number": ""}) is None
+    assert clearance({"type": "normal", "ksef_status": "", "ksef_reference_number": ""}) is None
     assert clearance({"ksef_status": "ok", "ksef_reference_number": "N-1"}) == Clearance(
         status="ok", number="N-1"
     )
     rejected = {"ksef_status": "error", "ksef_errors": {"0": {"error": {"message": "Zły NIP"}}}}
-    assert clearance(rejected) == Clearance(status="error", errors=["Zły NIP"])
+    assert clearance(rejected) == Clearance(status="send_error", errors=["Zły NIP"])
     assert clearance({"ksef_status": "error", "ksef_error": "Odrzucona"}).errors == ["Odrzucona"]
+
+
+@pytest.mark.parametrize(
+    ("record", "status"),
+    [
+        ({"type": "normal", "ksef_status": "ok", "ksef_reference_number": "N"}, "ok"),
+        ({"type": "normal", "ksef_status": "ACCEPTED", "ksef_reference_number": "N"}, "ok"),
+        ({"type": "correction", "ksef_status": "rejected"}, "send_error"),
+        ({"type": "normal", "ksef_status": "server_error"}, "processing"),  # wFirma re-sends
+        ({"type": "normal", "ksef_status": "something new"}, "processing"),
+        ({"type": "normal", "ksef_status": "", "ksef_reference_number": "N"}, "ok"),
+        ({"type": "normal", "ksef_status": "weird", "ksef_reference_number": "N"}, "ok"),
+        ({"type": "receipt_normal", "ksef_status": ""}, "not_applicable"),
+        ({"type": "receipt_fiscal_normal"}, "not_applicable"),
+        ({"type": "proforma", "ksef_status": ""}, "not_applicable"),
+    ],
+)
+def test_ksef_status_speaks_the_project_vocabulary(record: dict, status: str) -> None:
+    found = clearance(record)
+    assert found is not None and found.status == status
+
+
+def test_ksef_state_reads_the_registration_date_as_polish_time() -> None:
+    state = ksef_state(
+        {
+            "type": "normal",
+            "ksef_status": "ok",
+            "ksef_reference_number": "5252445767-20260827-0EA9F5400001-AF",
+            "ksef_registration_date": "2026-08-27 10:15:02.123",
+        }
+    )
+    assert state is not None and state.number == "5252445767-20260827-0EA9F5400001-AF"
+    assert state.registered_at == dt.datetime(
+        2026, 8, 27, 10, 15, 2, 123000, tzinfo=ZoneInfo("Europe/Warsaw")
+    )
+    assert registration_date("") is None and registration_date("garbage") is None
+
+
+def test_missing_ksef_authorisation_is_recognised_by_its_documented_message() -> None:
+    assert needs_ksef_authorization(
+        "Brak autoryzacji w KSeF 2.0. Zautoryzuj się w zakładce PRZYCHODY » KSEF I INTEGRACJE"
+    )
+    assert not needs_ksef_authorization("Pole nie może być puste")
+    assert not needs_ksef_authorization(None)
 
 
 def _line(line_id: str, parent: str | None = None) -> dict:

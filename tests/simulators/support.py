@@ -54,3 +54,35 @@ def standalone(module: str, *args: str, ready: str) -> Iterator[str]:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def company_invoice(department_id: int = 101, **overrides: Any) -> dict[str, Any]:
+    """A KSeF-compliant B2B Fakturownia invoice body (without the envelope)."""
+    invoice: dict[str, Any] = {
+        "kind": "vat",
+        "department_id": department_id,
+        "buyer_company": True,
+        "buyer_name": "Hurtownia Sp. z o.o.",
+        "buyer_tax_no": "1234563218",
+        "buyer_street": "ul. Długa 5",
+        "buyer_post_code": "30-001",
+        "buyer_city": "Kraków",
+        "buyer_country": "PL",
+        "buyer_email": "biuro@hurtownia.example",
+        "positions": [{"name": "Widget", "quantity": 1, "tax": 23, "total_price_gross": 100}],
+    }
+    invoice.update(overrides)
+    return invoice
+
+
+def person_invoice(department_id: int = 101, **overrides: Any) -> dict[str, Any]:
+    """A private buyer: no company name or NIP, first and last name instead."""
+    person = {
+        "buyer_company": False,
+        "buyer_name": None,
+        "buyer_tax_no": None,
+        "buyer_first_name": "Jan",
+        "buyer_last_name": "Kowalski",
+        "buyer_email": "jan@example.test",
+    }
+    return company_invoice(department_id, **{**person, **overrides})

@@ -29,6 +29,7 @@ from simulators.fakturownia import (
 )
 from simulators.fakturownia.money import format_decimal, parse_decimal, round_half_up
 from simulators.fakturownia.vat import document_totals, net_from_gross
+from tests.simulators import support
 from tests.simulators.support import served_in_thread, standalone
 
 TOKEN = "tok-acme"
@@ -96,35 +97,11 @@ def sim() -> FakturowniaSimulator:
 
 
 def company_invoice(**overrides: Any) -> dict[str, Any]:
-    """A KSeF-compliant B2B invoice body (without the envelope)."""
-    invoice: dict[str, Any] = {
-        "kind": "vat",
-        "department_id": 101,
-        "buyer_company": True,
-        "buyer_name": "Hurtownia Sp. z o.o.",
-        "buyer_tax_no": "1234563218",
-        "buyer_street": "ul. Długa 5",
-        "buyer_post_code": "30-001",
-        "buyer_city": "Kraków",
-        "buyer_country": "PL",
-        "buyer_email": "biuro@hurtownia.example",
-        "positions": [{"name": "Widget", "quantity": 1, "tax": 23, "total_price_gross": 100}],
-    }
-    invoice.update(overrides)
-    return invoice
+    return support.company_invoice(**{"department_id": 101, **overrides})
 
 
 def person_invoice(**overrides: Any) -> dict[str, Any]:
-    """A private buyer: no company name or NIP, first and last name instead."""
-    person = {
-        "buyer_company": False,
-        "buyer_name": None,
-        "buyer_tax_no": None,
-        "buyer_first_name": "Jan",
-        "buyer_last_name": "Kowalski",
-        "buyer_email": "jan@example.test",
-    }
-    return company_invoice(**{**person, **overrides})
+    return support.person_invoice(**{"department_id": 101, **overrides})
 
 
 async def create(
