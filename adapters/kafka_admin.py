@@ -102,6 +102,7 @@ async def ensure_base_topics(settings: Settings) -> list[str]:
         [
             settings.topic_invoices_issued,
             settings.topic_invoices_failed,
+            settings.topic_invoices_clearance,
             *topics_for_channels(settings.channels),
         ],
     )

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -92,6 +92,13 @@ class Backlog:
     unpublished: int  # outbox rows not yet in Kafka
 
 
+class Tracking(Protocol):
+    """Something to watch after the document exists (a KSeF clearance check, config/clearance.py),
+    written in the same transaction as the `issued` transition."""
+
+    def row(self, issuance_id: int) -> Any: ...
+
+
 class LeaseLost(RuntimeError):
     """Another worker took this entry over (our lease expired); it will report the outcome."""
 
@@ -136,7 +143,7 @@ def _key_filter(key: LedgerKey) -> Any:
     )
 
 
-def _outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
+def outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
     return [
         OutboxMessage(
             topic=r.topic,
@@ -280,12 +287,14 @@ class Ledger:
         provider_document_id: str | None = None,
         failure_code: str | None = None,
         outbox: Sequence[OutboxRecord] = (),
+        track: Tracking | None = None,
     ) -> None:
         """Move a claimed entry to a final state and queue its output, atomically."""
         assert state in FINAL
         await self._transition(
             entry,
             outbox,
+            rows=[track.row(entry.id)] if track is not None else (),
             state=state.value,
             result_event=result_event,
             document_kind=document_kind,
@@ -333,7 +342,11 @@ class Ledger:
         )
 
     async def _transition(
-        self, entry: Entry, outbox: Sequence[OutboxRecord], **values: Any
+        self,
+        entry: Entry,
+        outbox: Sequence[OutboxRecord],
+        rows: Sequence[Any] = (),
+        **values: Any,
     ) -> None:
         async with self._sessions() as session, session.begin():
             done = await session.execute(
@@ -343,7 +356,7 @@ class Ledger:
             )
             if done.rowcount != 1:
                 raise LeaseLost(f"ledger entry {entry.id} was taken over")
-            session.add_all(_outbox_rows(outbox))
+            session.add_all([*outbox_rows(outbox), *rows])
         self._forget(entry)
 
     async def has_unfinished_predecessor(self, entry: Entry) -> bool:
@@ -422,7 +435,7 @@ class Ledger:
         """Queue output that reports no transition (dead letters of unparseable records,
         re-emissions of issued documents)."""
         async with self._sessions() as session, session.begin():
-            session.add_all(_outbox_rows(records))
+            session.add_all(outbox_rows(records))
 
     async def backlog(self) -> Backlog:
         """Counts of waiting entries and unpublished output (three COUNT queries)."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -156,6 +157,53 @@ class Issuance(Base):
     )
     # when the entry first parked waiting for its original (bounds that wait)
     waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = _now()
+
+
+class ClearanceCheck(Base):
+    """A document's way through KSeF, while the worker watches it (ADR 0004).
+
+    Written in the transaction that records the document as issued; checked by any worker's
+    scheduler under a lease (compare-and-set on `version`), like the ledger's claims.
+    `next_check_at` is null once nothing more is expected (a final status, or given up).
+    """
+
+    __tablename__ = "clearance_checks"
+    __table_args__ = (Index("ix_clearance_due", "next_check_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuance_id: Mapped[int] = mapped_column(
+        ForeignKey("issuances.id", ondelete="CASCADE"), unique=True
+    )
+    seller_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(200))
+    refund_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    source_event_id: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(32))
+    connection_id: Mapped[int] = mapped_column(Integer)
+    document_kind: Mapped[str] = mapped_column(String(16))
+    provider_document_id: Mapped[str] = mapped_column(String(100))
+    document_number: Mapped[str] = mapped_column(String(100))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))
+    provider_status: Mapped[str | None] = mapped_column(String(64), default=None)
+    ksef_number: Mapped[str | None] = mapped_column(String(100), default=None)
+    verification_link: Mapped[str | None] = mapped_column(String(1000), default=None)
+    offline_deadline: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    announced: Mapped[list[Any]] = mapped_column(JSON, default=list)  # statuses already published
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

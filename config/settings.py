@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     )
     topic_invoices_issued: str = "invoices.issued"
     topic_invoices_failed: str = "invoices.failed"
+    topic_invoices_clearance: str = "invoices.clearance"
     orders_topic_pattern: str = Field(
         r"^orders\.[a-z0-9][a-z0-9_-]{0,63}$",
         description="Input topics to discover and subscribe to (one per sales channel)",
@@ -92,6 +93,17 @@ class Settings(BaseSettings):
         60, gt=0, description="How long a crashed worker's claim blocks a takeover"
     )
     retry_poll_seconds: float = Field(1.0, gt=0)
+    clearance_check_gaps: str = Field(
+        "15s,1m,5m,15m,1h",
+        description="Gaps between KSeF clearance checks of a document; the last one repeats",
+    )
+    clearance_check_days: float = Field(
+        3, gt=0, description="How long a document's clearance is watched before giving up"
+    )
+    clearance_poll_seconds: float = Field(5.0, gt=0, description="How often due checks run")
+    clearance_deadline_near_hours: float = Field(
+        4, gt=0, description="Announce offline_deadline_near when fewer hours are left"
+    )
     shutdown_grace_seconds: float = Field(
         25,
         gt=0,

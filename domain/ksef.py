@@ -1,4 +1,4 @@
-"""KSeF rules: the clearance vocabulary, what each provider status means and asks for, the legal
+"""KSeF rules: what each provider status means (as a `ClearanceStatus`) and asks for, the legal
 deadline of an offline invoice, and the text KSeF accepts.
 
 Pure: no I/O and no clock (callers pass `now`). Sources are cited per rule; the reference notes
@@ -17,17 +17,10 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+# the vocabulary is part of the event contract (schemas); re-exported for domain callers
+from schemas.invoices import ClearanceStatus as ClearanceStatus
+
 WARSAW = ZoneInfo("Europe/Warsaw")
-
-
-class ClearanceStatus(StrEnum):
-    """Where a document stands in KSeF; provider-neutral (ADR 0004)."""
-
-    PENDING = "pending"  # sent or about to be sent, no KSeF number yet
-    CLEARED = "cleared"  # KSeF assigned its number: the invoice counts as issued
-    REJECTED = "rejected"  # KSeF refused it: it was never issued
-    OFFLINE = "offline"  # issued offline: must reach KSeF by its legal deadline
-    NOT_APPLICABLE = "not_applicable"  # never goes to KSeF (receipt, proforma, ...)
 
 
 class ClearanceAction(StrEnum):

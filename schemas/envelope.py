@@ -35,7 +35,8 @@ class CloudEvent(BaseModel, Generic[DataT]):
     subject: Identifier | None = None
     time: Timestamp
     datacontenttype: Literal["application/json"] = CONTENT_TYPE
-    dataschema: str = Field(pattern=r"^urn:invoice-router:schema:[a-z.]+:v\d+$")
+    # `_` for multi-word types such as invoice.clearance_changed
+    dataschema: str = Field(pattern=r"^urn:invoice-router:schema:[a-z._]+:v\d+$")
     data: DataT
 
 

@@ -29,9 +29,22 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
 from schemas import deadletter as dl
 from schemas.envelope import dataschema_for
-from schemas.invoices import INVOICE_FAILED, INVOICE_ISSUED, InvoiceFailed, InvoiceIssued
+from schemas.invoices import (
+    INVOICE_CLEARANCE_CHANGED,
+    INVOICE_FAILED,
+    INVOICE_ISSUED,
+    InvoiceClearanceChanged,
+    InvoiceFailed,
+    InvoiceIssued,
+)
 from schemas.orders import ORDER_COMPLETED, ORDER_REFUNDED, OrderCompleted, OrderRefunded
-from schemas.topics import DLQ_SUFFIX, INVOICES_FAILED, INVOICES_ISSUED, ORDERS_PREFIX
+from schemas.topics import (
+    DLQ_SUFFIX,
+    INVOICES_CLEARANCE,
+    INVOICES_FAILED,
+    INVOICES_ISSUED,
+    ORDERS_PREFIX,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 JSON_DIR = "json"
@@ -82,6 +95,15 @@ EVENTS: tuple[EventContract, ...] = (
         "serialization",
         "No document could be issued; `data.failure` says why and what to do. Published by the "
         "worker on `invoices.failed`, key = order id; the id is deterministic, dedupe on it.",
+    ),
+    EventContract(
+        INVOICE_CLEARANCE_CHANGED,
+        InvoiceClearanceChanged,
+        "serialization",
+        "A document's KSeF status changed after `invoice.issued`; a B2B invoice counts as "
+        "issued, and may be handed to the buyer, only once `cleared`. Published by the worker "
+        "on `invoices.clearance`, key = order id; the id is deterministic per (document, "
+        "status), so each status is announced once: dedupe on it.",
     ),
 )
 
@@ -297,6 +319,15 @@ def asyncapi_document() -> dict[str, Any]:
                 "title": "Orders that could not be invoiced",
                 "messages": {"invoiceFailed": {"$ref": "#/components/messages/invoiceFailed"}},
             },
+            "invoicesClearance": {
+                "address": INVOICES_CLEARANCE,
+                "title": "KSeF clearance changes of issued documents",
+                "messages": {
+                    "invoiceClearanceChanged": {
+                        "$ref": "#/components/messages/invoiceClearanceChanged"
+                    }
+                },
+            },
             "ordersDeadLetter": {
                 "address": f"{ORDERS_PREFIX}{{channel}}{DLQ_SUFFIX}",
                 "title": "Records the worker could not read",
@@ -336,6 +367,13 @@ def asyncapi_document() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/invoicesFailed"},
                 "messages": [{"$ref": "#/channels/invoicesFailed/messages/invoiceFailed"}],
             },
+            "sendInvoiceClearanceChanged": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/invoicesClearance"},
+                "messages": [
+                    {"$ref": "#/channels/invoicesClearance/messages/invoiceClearanceChanged"}
+                ],
+            },
             "sendDeadLetter": {
                 "action": "send",
                 "channel": {"$ref": "#/channels/ordersDeadLetter"},
@@ -361,6 +399,9 @@ def asyncapi_document() -> dict[str, Any]:
                 ),
                 "invoiceFailed": _event_message(
                     contracts[INVOICE_FAILED], _OUTPUT_KEY, _ORDER_ID_OUT, True
+                ),
+                "invoiceClearanceChanged": _event_message(
+                    contracts[INVOICE_CLEARANCE_CHANGED], _OUTPUT_KEY, _ORDER_ID_OUT, True
                 ),
                 "deadLetter": {
                     "name": "dead-letter",

@@ -1,4 +1,5 @@
-"""Events we publish: `invoice.issued` on `invoices.issued`, `invoice.failed` on `invoices.failed`.
+"""Events we publish: `invoice.issued` on `invoices.issued`, `invoice.failed` on `invoices.failed`,
+`invoice.clearance_changed` on `invoices.clearance` (ADR 0004).
 
 Key: order id. Event ids are deterministic (see `schemas.ids`), so consumers dedupe by id.
 They carry no secrets and no buyer data beyond what a notification needs (none: consumers
@@ -13,11 +14,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import ChannelName, CurrencyCode, Identifier, Money
+from schemas.common import ChannelName, CurrencyCode, Identifier, Money, Timestamp
 from schemas.envelope import CloudEvent
 
 INVOICE_ISSUED = "invoice.issued"
 INVOICE_FAILED = "invoice.failed"
+INVOICE_CLEARANCE_CHANGED = "invoice.clearance_changed"
 
 
 class _Out(BaseModel):
@@ -36,6 +38,19 @@ class Provider(StrEnum):
     WFIRMA = "wfirma"
 
 
+class ClearanceStatus(StrEnum):
+    """Where a document stands in KSeF; provider-neutral (ADR 0004). Part of the event contract,
+    so values are never renamed; domain/ksef.py maps provider statuses onto them."""
+
+    PENDING = "pending"  # sent or about to be sent, no KSeF number yet
+    CLEARED = "cleared"  # KSeF assigned its number: the invoice counts as issued
+    REJECTED = "rejected"  # KSeF refused it: it was never issued
+    OFFLINE = "offline"  # issued offline: must reach KSeF by its legal deadline
+    NOT_APPLICABLE = "not_applicable"  # never goes to KSeF (receipt, proforma, ...)
+    # event status only: an offline document has less than the configured hours left
+    OFFLINE_DEADLINE_NEAR = "offline_deadline_near"
+
+
 class Totals(_Out):
     net: Money
     vat: Money
@@ -48,6 +63,8 @@ class Clearance(_Out):
     status: str | None = None
     number: str | None = None
     errors: list[str] = Field(default_factory=list)
+    assigned_at: Timestamp | None = None  # when KSeF assigned `number`
+    verification_link: str | None = None  # what the invoice's KSeF QR code encodes
 
 
 class IssuedDocument(_Out):
@@ -78,6 +95,7 @@ class FailureCode(StrEnum):
     PROVIDER_RATE_LIMITED = "provider_rate_limited"
     PROVIDER_IN_DOUBT = "provider_in_doubt"
     INTERNAL_ERROR = "internal_error"
+    KSEF_REJECTED = "ksef_rejected"
 
 
 class FailureClass(StrEnum):
@@ -125,9 +143,49 @@ class InvoiceFailedData(_Out):
     failure: Failure
 
 
+class InvoiceClearanceChangedData(_Out):
+    """A document's KSeF status changed after `invoice.issued` (ADR 0004, decision 2)."""
+
+    seller_id: Identifier
+    channel: ChannelName
+    order_id: Identifier
+    source_event_id: Identifier
+    refund_id: Identifier | None = None
+    provider: Provider
+    provider_document_id: Identifier
+    number: Identifier = Field(description="The document's number at the provider")
+    document_kind: DocumentKind
+    previous_status: ClearanceStatus | None = Field(
+        description="The status announced before this one; null for the first announcement"
+    )
+    status: ClearanceStatus
+    provider_status: str | None = Field(
+        None, description="The provider's raw status, e.g. Fakturownia's gov_status"
+    )
+    ksef_number: str | None = None
+    assigned_at: Timestamp | None = Field(None, description="When KSeF assigned `ksef_number`")
+    verification_link: str | None = Field(
+        None, description="The KSeF verification link (what the invoice's QR code encodes)"
+    )
+    offline_deadline: Timestamp | None = Field(
+        None, description="When an offline document must have reached KSeF"
+    )
+    errors: list[str] = Field(
+        default_factory=list, description="The provider's messages (no personal data)"
+    )
+    failure_code: str | None = Field(
+        None,
+        description="A failure code (docs/events.md) on `rejected`, e.g. ksef_rejected",
+    )
+
+
 class InvoiceIssued(CloudEvent[InvoiceIssuedData]):
     type: Literal["invoice.issued"]
 
 
 class InvoiceFailed(CloudEvent[InvoiceFailedData]):
     type: Literal["invoice.failed"]
+
+
+class InvoiceClearanceChanged(CloudEvent[InvoiceClearanceChangedData]):
+    type: Literal["invoice.clearance_changed"]

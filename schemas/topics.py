@@ -9,6 +9,7 @@ ORDERS_TOPIC_PATTERN = re.compile(r"^orders\.[a-z0-9][a-z0-9_-]{0,63}$")
 DLQ_SUFFIX = ".dlq"
 INVOICES_ISSUED = "invoices.issued"
 INVOICES_FAILED = "invoices.failed"
+INVOICES_CLEARANCE = "invoices.clearance"
 
 
 def orders_topic(channel: str) -> str:

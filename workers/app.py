@@ -196,6 +196,14 @@ def create_app(
             metrics.observe_retry(entry.source.topic, outcome)
         await rt.publisher.flush()
 
+    @app.timer(settings.clearance_poll_seconds)
+    @survives("checking KSeF clearance")
+    async def check_clearance() -> None:
+        """Documents on their way through KSeF whose next look is due (ADR 0004)."""
+        rt = runtime()
+        if await rt.clearance.run_due():
+            await rt.publisher.flush()
+
     @app.timer(settings.topic_discovery_seconds)
     @survives("discovering channel topics", uses=(BROKER,))
     async def discover_channels() -> None:

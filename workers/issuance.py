@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from adapters.registry import ProviderRegistry
 from config.ledger import Entry, Ledger, OutboxRecord
@@ -46,6 +46,7 @@ from schemas.invoices import (
     Provider,
 )
 from schemas.orders import OrderCompleted, OrderRefunded
+from workers.clearance import to_track
 from workers.corrections import CorrectionRefused, issue_correction
 from workers.events import Fact, failed_event, issued_event
 from workers.failures import failure_from_provider_error
@@ -82,6 +83,7 @@ class Waits:
     )
     create_lease: dt.timedelta = dt.timedelta(seconds=20)  # claim left when a create is sent
     original: dt.timedelta = dt.timedelta(days=1)  # a refund's wait for its sales document
+    first_clearance_check: dt.timedelta = dt.timedelta(seconds=15)  # KSeF takes seconds at best
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,13 @@ class IssuanceService:
             document_kind=document.kind.value,
             provider_document_id=document.provider_document_id,
             outbox=[event_record(self._topics, event)],
+            # on its way to KSeF: watched from now on (ADR 0004), in the same transaction
+            track=to_track(
+                replace(fact, document_kind=document.kind),
+                route.connection_id,
+                document,
+                self._clock() + self._waits.first_clearance_check,
+            ),
         )
         return Issued(event)
 

@@ -28,8 +28,15 @@ from schemas.deadletter import (
     reference_headers,
     reference_value,
 )
-from schemas.invoices import INVOICE_ISSUED, InvoiceFailed, InvoiceIssued
-from schemas.topics import INVOICES_FAILED, INVOICES_ISSUED, dlq_topic
+from schemas.invoices import (
+    INVOICE_CLEARANCE_CHANGED,
+    INVOICE_FAILED,
+    INVOICE_ISSUED,
+    InvoiceClearanceChanged,
+    InvoiceFailed,
+    InvoiceIssued,
+)
+from schemas.topics import INVOICES_CLEARANCE, INVOICES_FAILED, INVOICES_ISSUED, dlq_topic
 from workers import metrics
 from workers.outage import BROKER, OUTAGES, dependency_down
 from workers.records import RawRecord
@@ -51,6 +58,14 @@ class Send(Protocol):
     ) -> Awaitable[Any]: ...
 
 
+OutputEvent = InvoiceIssued | InvoiceFailed | InvoiceClearanceChanged
+_EVENT_CLASSES: dict[str, type[OutputEvent]] = {
+    INVOICE_ISSUED: InvoiceIssued,
+    INVOICE_FAILED: InvoiceFailed,
+    INVOICE_CLEARANCE_CHANGED: InvoiceClearanceChanged,
+}
+
+
 @dataclass(frozen=True)
 class Topics:
     """Where output goes, and the largest record the producer sends there."""
@@ -59,10 +74,19 @@ class Topics:
     failed: str = INVOICES_FAILED
     consumer_group: str = "invoice-router"
     max_record_bytes: int = 1_048_576  # the producer's max_request_size (settings)
+    clearance: str = INVOICES_CLEARANCE  # last: callers construct Topics positionally
+
+    def for_event(self, event: OutputEvent) -> str:
+        """Each event type has its own topic (docs/events.md)."""
+        if isinstance(event, InvoiceIssued):
+            return self.issued
+        if isinstance(event, InvoiceFailed):
+            return self.failed
+        return self.clearance
 
 
-def event_record(topics: Topics, event: InvoiceIssued | InvoiceFailed) -> OutboxRecord:
-    topic = topics.issued if isinstance(event, InvoiceIssued) else topics.failed
+def event_record(topics: Topics, event: OutputEvent) -> OutboxRecord:
+    topic = topics.for_event(event)
     headers = [
         ("content-type", b"application/cloudevents+json"),
         ("ce_type", event.type.encode()),
@@ -75,7 +99,7 @@ def event_record(topics: Topics, event: InvoiceIssued | InvoiceFailed) -> Outbox
 
 def stored_event_record(topics: Topics, stored_json: str) -> OutboxRecord:
     """Re-emission of an event exactly as first published (same id, same payload)."""
-    cls = InvoiceIssued if json.loads(stored_json)["type"] == INVOICE_ISSUED else InvoiceFailed
+    cls = _EVENT_CLASSES[json.loads(stored_json)["type"]]
     return event_record(topics, cls.model_validate_json(stored_json))
 
 

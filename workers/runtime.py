@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.registry import ProviderRegistry
+from config.clearance import ClearanceStore
 from config.clock import utcnow
 from config.db import create_engine, session_factory
 from config.ledger import Ledger, Outbox
 from config.settings import Settings, secret_box
 from config.store import ConfigStore
+from domain.clearance import CheckPolicy
 from domain.ledger import RetrySchedule
 from schemas.invoices import Provider
+from workers.clearance import ClearanceTracker
 from workers.issuance import IssuanceService, Waits
 from workers.publisher import OutboxPublisher, Send, Topics
 from workers.router import OrderRouter
@@ -28,7 +31,16 @@ def waits_of(settings: Settings) -> Waits:
             Provider.FAKTUROWNIA: seconds(seconds=settings.fakturownia_commit_window_seconds),
         },
         create_lease=seconds(seconds=settings.provider_timeout_seconds),
+        first_clearance_check=seconds(seconds=policy_of(settings).gaps[0]),
         original=seconds(seconds=settings.original_wait_seconds),
+    )
+
+
+def policy_of(settings: Settings) -> CheckPolicy:
+    return CheckPolicy(
+        gaps=RetrySchedule.parse(settings.clearance_check_gaps).delays,
+        give_up_after=dt.timedelta(days=settings.clearance_check_days),
+        deadline_near=dt.timedelta(hours=settings.clearance_deadline_near_hours),
     )
 
 
@@ -39,6 +51,7 @@ class Runtime:
     ledger: Ledger
     router: OrderRouter
     publisher: OutboxPublisher
+    clearance: ClearanceTracker
 
     @classmethod
     def build(cls, settings: Settings, send: Send) -> Runtime:
@@ -52,6 +65,7 @@ class Runtime:
             settings.topic_invoices_failed,
             settings.app_id,
             settings.producer_max_request_bytes,
+            settings.topic_invoices_clearance,
         )
         issuance = IssuanceService(
             store,
@@ -62,12 +76,23 @@ class Runtime:
             utcnow,
             waits_of(settings),
         )
+        clearance = ClearanceTracker(
+            ClearanceStore(
+                sessions, lease_seconds=settings.claim_lease_seconds, owner=ledger.owner
+            ),
+            store,
+            providers,
+            topics,
+            policy_of(settings),
+            utcnow,
+        )
         return cls(
             engine,
             providers,
             ledger,
             OrderRouter(ledger, issuance, topics),
             OutboxPublisher(Outbox(sessions), send),
+            clearance,
         )
 
     async def aclose(self) -> None:

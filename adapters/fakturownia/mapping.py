@@ -13,7 +13,7 @@ from typing import Any
 
 from domain.corrections import CorrectionLine, LineState, line_key
 from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
-from domain.ksef import CORRECTION_REASON_MAX, ksef_text
+from domain.ksef import CORRECTION_REASON_MAX, WARSAW, ksef_text
 from domain.ports import ProviderValidationError
 from domain.taxid import TaxIdKind
 from schemas.common import VatRate
@@ -245,11 +245,26 @@ def _clearance(invoice: dict[str, Any]) -> Clearance | None:
     if not invoice.get("gov_status"):
         return None
     errors = invoice.get("gov_error_messages") or []
+    number = invoice.get("gov_id")
     return Clearance(
         status=invoice["gov_status"],
-        number=invoice.get("gov_id"),
+        number=number,
         errors=[str(e) for e in (errors if isinstance(errors, list) else [errors])],
+        # `gov_send_date` is when KSeF accepted it; only meaningful once there is a number
+        assigned_at=_moment(invoice.get("gov_send_date")) if number else None,
+        verification_link=invoice.get("gov_verification_link") or None,
     )
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A Rails timestamp (`2026-12-06T12:05:09.017+01:00`); a zoneless one is Warsaw time."""
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=WARSAW)
 
 
 def _dec(value: Any) -> Decimal:

@@ -13,7 +13,13 @@ from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, li
 from adapters.tls import shared_tls
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
-from domain.ports import Delivery, Department, ProviderBusy, ProviderRateLimited
+from domain.ports import (
+    Delivery,
+    Department,
+    ProviderBusy,
+    ProviderRateLimited,
+    before_create,
+)
 from schemas.invoices import IssuedDocument
 
 PER_PAGE = 100  # the API's maximum
@@ -96,6 +102,21 @@ class FakturowniaProvider:
     async def get(self, document_id: str) -> IssuedDocument:
         return issued_document(
             await self._call("GET", f"/invoices/{document_id}.json"), self.base_url
+        )
+
+    async def send_to_ksef(self, document_id: str) -> IssuedDocument:
+        """Send the document to KSeF (again): `GET /invoices/{id}.json?send_to_ksef=yes`
+        (ksef-2026.md §1.9). Only for `server_error` after a re-read (ADR 0004 §5): a blind
+        re-send of a document KSeF may already hold can end in `duplicate_error`."""
+        await before_create()  # a re-send creates at KSeF: only inside the caller's lease
+        return issued_document(
+            await self._call(
+                "GET",
+                f"/invoices/{document_id}.json",
+                creates=True,
+                params={"send_to_ksef": "yes"},
+            ),
+            self.base_url,
         )
 
     async def send_to_buyer(self, document_id: str) -> Delivery:

@@ -379,6 +379,7 @@ def test_asyncapi_operations_are_the_workers_view() -> None:
         "orders.{channel}": "receive",
         "invoices.issued": "send",
         "invoices.failed": "send",
+        "invoices.clearance": "send",
         "orders.{channel}.dlq": "send",
     }
 

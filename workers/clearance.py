@@ -1,0 +1,206 @@
+"""The clearance tracker: re-read documents on their way through KSeF, act, announce (ADR 0004).
+
+Run by every worker's scheduler. Each due row is claimed under a lease (config/clearance.py),
+the document is read from its provider, `domain.clearance.next_step` decides, and the outcome
+with its `invoice.clearance_changed` events is stored in one transaction. A provider that does
+not answer only delays the next check; a database outage propagates (a wait, workers/outage.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from adapters.registry import ProviderRegistry
+from config.clearance import Check, ClearanceStore, NewCheck, Outcome, unobserved
+from config.ledger import LeaseLost, OutboxRecord
+from config.secrets import SecretsNotConfigured
+from config.store import ConfigStore
+from domain.clearance import CheckPolicy, Observation, Step, Tracked, next_step
+from domain.ksef import ClearanceStatus, fakturownia_rule
+from domain.ports import ProviderError
+from schemas.invoices import DocumentKind, IssuedDocument, Provider
+from workers.events import Fact, clearance_changed_event
+from workers.publisher import Topics, event_record
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+RESEND_LEASE = dt.timedelta(seconds=30)
+
+
+def to_track(
+    fact: Fact, connection_id: int, document: IssuedDocument, now: dt.datetime
+) -> NewCheck | None:
+    """The clearance check a freshly issued document needs, if it is on its way to KSeF.
+
+    Documents the provider reports no clearance for (KSeF not set up at the provider), final
+    ones (already cleared or rejected) and those never sent (receipts) are not watched: the
+    `invoice.issued` event already says all there is."""
+    clearance = document.clearance
+    if clearance is None or fact.document_kind is None or fact.provider is None:
+        return None
+    status = fakturownia_rule(clearance.status).status
+    if status not in (ClearanceStatus.PENDING, ClearanceStatus.OFFLINE):
+        return None
+    return NewCheck(
+        seller_id=fact.seller_id,
+        channel=fact.channel,
+        order_id=fact.order_id,
+        refund_id=fact.refund_id,
+        source_event_id=fact.source_event_id,
+        provider=fact.provider.value,
+        connection_id=connection_id,
+        document_kind=document.kind.value,
+        provider_document_id=document.provider_document_id,
+        document_number=document.number,
+        issue_date=document.issue_date,
+        status=status,
+        provider_status=clearance.status,
+        ksef_number=clearance.number,
+        first_check_at=now,
+    )
+
+
+class ClearanceTracker:
+    def __init__(
+        self,
+        store: ClearanceStore,
+        config: ConfigStore,
+        providers: ProviderRegistry,
+        topics: Topics,
+        policy: CheckPolicy,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._providers = providers
+        self._topics = topics
+        self._policy = policy
+        self._clock = clock
+
+    async def run_due(self, limit: int = 20) -> int:
+        """Check every due document (at most `limit`); how many were checked."""
+        checks = await self._store.claim_due(limit)
+        for check in checks:
+            try:
+                await self._check(check)
+            except LeaseLost:
+                log.warning("clearance check %s taken over by another worker", check.id)
+        return len(checks)
+
+    async def _check(self, check: Check) -> None:
+        try:
+            document = await self._read(check)
+        except (ProviderError, SecretsNotConfigured) as exc:
+            # the provider (or our keys) will answer later: look again, change nothing
+            log.info("clearance of %s not read (%s); retrying later", check.order_id, exc)
+            await self._store.record(check, self._unchanged(check))
+            return
+        if document is None:
+            await self._store.record(check, self._unchanged(check, give_up=True))
+            return
+        clearance = document.clearance
+        seen = Observation(
+            clearance.status if clearance else None,
+            clearance.number if clearance else None,
+            tuple(clearance.errors) if clearance else (),
+        )
+        tracked = Tracked(
+            check.status,
+            check.issue_date,
+            check.created_at,
+            check.checks,
+            check.resends,
+            check.announced,
+        )
+        step = next_step(tracked, seen, self._clock(), self._policy)
+        resent = step.resend and await self._resend(check)
+        outcome = Outcome(
+            status=step.status,
+            provider_status=seen.provider_status,
+            ksef_number=seen.ksef_number,
+            verification_link=clearance.verification_link if clearance else None,
+            offline_deadline=step.offline_deadline,
+            errors=step.errors,
+            announced=step.announce,
+            next_check_at=step.next_check_at,
+            resent=resent,
+        )
+        assigned_at = clearance.assigned_at if clearance else None
+        await self._store.record(
+            check, outcome, self._events(check, step, seen, outcome, assigned_at)
+        )
+
+    async def _read(self, check: Check) -> IssuedDocument | None:
+        conn = await self._config.connection(check.connection_id)
+        if conn is None:
+            log.warning(
+                "clearance of %s: connection %s is gone", check.order_id, check.connection_id
+            )
+            return None
+        provider = await self._providers.for_connection(conn)
+        return await provider.get(check.provider_document_id)
+
+    async def _resend(self, check: Check) -> bool:
+        """`send_to_ksef=yes` once more, inside our lease (a re-send is a create at KSeF)."""
+        conn = await self._config.connection(check.connection_id)
+        provider = await self._providers.for_connection(conn) if conn else None
+        resend = getattr(provider, "send_to_ksef", None)
+        if resend is None:
+            return False
+        await self._store.ensure_lease(check, RESEND_LEASE)
+        try:
+            await resend(check.provider_document_id)
+        except ProviderError as exc:
+            log.warning("re-sending %s to KSeF failed: %s", check.order_id, exc)
+            return False
+        log.info(
+            "re-sent %s to KSeF (%d of %d)",
+            check.order_id,
+            check.resends + 1,
+            self._policy.max_resends,
+        )
+        return True
+
+    def _unchanged(self, check: Check, give_up: bool = False) -> Outcome:
+        later = None if give_up else self._clock() + self._policy.gap(check.checks)
+        return unobserved(check, later)
+
+    def _events(
+        self,
+        check: Check,
+        step: Step,
+        seen: Observation,
+        outcome: Outcome,
+        assigned_at: dt.datetime | None,
+    ) -> list[OutboxRecord]:
+        fact = Fact(
+            check.seller_id,
+            check.channel,
+            check.order_id,
+            check.source_event_id,
+            DocumentKind(check.document_kind),
+            check.refund_id,
+            Provider(check.provider),
+        )
+        previous = check.status
+        records = []
+        for status in step.announce:
+            event = clearance_changed_event(
+                fact,
+                previous=previous,
+                status=status,
+                provider_status=seen.provider_status,
+                ksef_number=seen.ksef_number,
+                assigned_at=assigned_at,
+                verification_link=outcome.verification_link,
+                offline_deadline=step.offline_deadline,
+                errors=list(step.errors),
+                failure_code=step.failure_code,
+                provider_document_id=check.provider_document_id,
+                number=check.document_number,
+            )
+            records.append(event_record(self._topics, event))
+            previous = status
+        return records
