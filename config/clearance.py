@@ -44,6 +44,7 @@ class NewCheck:
     provider_status: str | None
     ksef_number: str | None
     first_check_at: dt.datetime
+    email_on_clearance: bool = False
 
     def row(self, issuance_id: int) -> ClearanceCheck:
         return ClearanceCheck(
@@ -64,6 +65,8 @@ class NewCheck:
             ksef_number=self.ksef_number,
             errors=[],
             announced=[],
+            email_on_clearance=self.email_on_clearance,
+            emailed=False,
             checks=0,
             resends=0,
             next_check_at=self.first_check_at,
@@ -94,6 +97,7 @@ class Check:
     resends: int
     created_at: dt.datetime
     lease_until: dt.datetime
+    email_due: bool = False  # to e-mail once cleared, not done yet
 
 
 def _check(row: ClearanceCheck) -> Check:
@@ -118,6 +122,7 @@ def _check(row: ClearanceCheck) -> Check:
         resends=row.resends,
         created_at=as_utc(row.created_at),
         lease_until=as_utc(row.lease_until),
+        email_due=bool(row.email_on_clearance and not row.emailed),
     )
 
 
@@ -134,6 +139,7 @@ class Outcome:
     announced: Sequence[ClearanceStatus]
     next_check_at: dt.datetime | None
     resent: bool = False
+    emailed: bool = False  # the e-mail to the buyer was attempted (once: never again)
     observed: bool = True  # False: the provider did not answer; keep what was stored
 
 
@@ -221,6 +227,8 @@ class ClearanceStore:
             "lease_until": None,
             "version": check.version + 1,
         }
+        if outcome.emailed:
+            values["emailed"] = True
         if outcome.observed:
             values |= {
                 "status": outcome.status.value,
@@ -259,3 +267,50 @@ def _replace_lease(check: Check, until: dt.datetime) -> Check:
     from dataclasses import replace
 
     return replace(check, lease_until=until, version=check.version + 1)
+
+
+WEBHOOK_MOVES_MAX = 100
+
+
+async def check_soon(
+    sessions: async_sessionmaker,
+    connection_id: int,
+    provider_document_id: str | None = None,
+    *,
+    limit: int = WEBHOOK_MOVES_MAX,
+    clock: Clock = utcnow,
+) -> int:
+    """Bring watched documents' next check forward to now; how many rows moved.
+
+    For a provider's webhook, which is a hint, never data: it only makes the scheduler re-read
+    sooner. Rows of `connection_id` still watched (`next_check_at` set) and not yet due; with
+    `provider_document_id`, that document only. At most `limit` rows, the soonest due first, so
+    a flood moves each watched row once and then finds nothing. Neither `version` nor the lease
+    changes: a worker checking a row right now keeps it, and its outcome sets the next check.
+    """
+    now = clock()
+    due_later = and_(
+        ClearanceCheck.connection_id == connection_id,
+        ClearanceCheck.next_check_at.is_not(None),
+        ClearanceCheck.next_check_at > now,
+    )
+    if provider_document_id is not None:
+        due_later = and_(due_later, ClearanceCheck.provider_document_id == provider_document_id)
+    async with sessions() as session, session.begin():
+        ids = (
+            await session.scalars(
+                select(ClearanceCheck.id)
+                .where(due_later)
+                .order_by(ClearanceCheck.next_check_at)
+                .limit(limit)
+            )
+        ).all()
+        if not ids:
+            return 0
+        moved = await session.execute(
+            update(ClearanceCheck)
+            .where(ClearanceCheck.id.in_(ids), due_later)
+            .values(next_check_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return moved.rowcount

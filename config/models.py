@@ -198,6 +198,9 @@ class ClearanceCheck(Base):
     )
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     announced: Mapped[list[Any]] = mapped_column(JSON, default=list)  # statuses already published
+    # the channel e-mails documents: a company's invoice goes out once cleared, exactly once
+    email_on_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
     checks: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     next_check_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -278,3 +281,20 @@ class ReplayAudit(Base):
     error: Mapped[str | None] = mapped_column(String(1000), default=None)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     records: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class WebhookSecret(Base):
+    """A connection's webhook secret, as its SHA-256 only: the secret itself is shown once when
+    generated and is never stored, so the database cannot hand it out (config/webhook_secrets.py).
+
+    A table of its own, not the connection's options or sealed credentials: `config apply`
+    rewrites those from YAML and would silently drop a generated secret.
+    """
+
+    __tablename__ = "webhook_secrets"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[dt.datetime] = _now()  # when the current secret replaced the last

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         3, gt=0, description="How long a document's clearance is watched before giving up"
     )
     clearance_poll_seconds: float = Field(5.0, gt=0, description="How often due checks run")
+    clearance_resend_gaps: str = Field(
+        "1m,5m,15m",
+        description="After a KSeF server_error: the re-read-then-re-send gaps (one re-send each, "
+        "Fakturownia's advice), after which the document is rejected",
+    )
     clearance_deadline_near_hours: float = Field(
         4, gt=0, description="Announce offline_deadline_near when fewer hours are left"
     )

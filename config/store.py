@@ -64,10 +64,13 @@ class ConfigStore:
 
     async def mark_needs_reauth(self, connection_id: int, detail: str) -> None:
         """The provider refused the credentials: a clear state for the seller, no retry loop."""
+        await self.set_status(connection_id, ConnectionStatus.NEEDS_REAUTH, detail)
+
+    async def set_status(
+        self, connection_id: int, status: ConnectionStatus, detail: str | None = None
+    ) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                set_connection_status(connection_id, ConnectionStatus.NEEDS_REAUTH, detail)
-            )
+            await session.execute(set_connection_status(connection_id, status, detail))
         self.invalidate()
 
     def invalidate(self) -> None:

@@ -72,6 +72,7 @@ class Step:
     offline_deadline: dt.datetime | None = None
     failure_code: str | None = None
     errors: tuple[str, ...] = field(default_factory=tuple)
+    needs_authorization: bool = False  # KSeF refuses the account: a person must authorise it
 
 
 def next_step(tracked: Tracked, seen: Observation, now: dt.datetime, policy: CheckPolicy) -> Step:
@@ -102,6 +103,9 @@ def next_step(tracked: Tracked, seen: Observation, now: dt.datetime, policy: Che
             offline_deadline=_deadline(status, tracked),
             errors=seen.errors,
         )
+    if rule.action is ClearanceAction.NEEDS_AUTHORIZATION:  # hourly until someone fixes it
+        slow = now + policy.gap(len(policy.gaps)) if later is not None else None
+        return Step(status, (), next_check_at=slow, errors=seen.errors, needs_authorization=True)
     deadline = _deadline(status, tracked)
     announce = list(_new(tracked, status))
     near = ClearanceStatus.OFFLINE_DEADLINE_NEAR

@@ -53,6 +53,7 @@ class CorrectionSpec:
     original_number: str
     reason: str
     lines: tuple[CorrectionLine, ...]
+    original_ksef_number: str | None = None  # a correction names the KSeF number it corrects
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class ParkReason(StrEnum):
     WAITING_PREDECESSOR = "waiting_predecessor"  # an earlier event of the order is not done
     NEEDS_REAUTH = "needs_reauth"  # resumes when the connection is fixed
     CREDENTIALS_UNREADABLE = "credentials_unreadable"  # the secret keys do not open them (ops)
+    NEEDS_KSEF_AUTHORIZATION = "needs_ksef_authorization"  # retried hourly until authorised
 
 
 class Slot(StrEnum):

@@ -41,6 +41,11 @@ class ProviderValidationError(ProviderError):
         self.fields = fields or {}
 
 
+class ProviderKsefUnauthorized(ProviderValidationError):
+    """The provider refuses KSeF-bound documents until a person authorises KSeF for the account
+    (wFirma "Brak autoryzacji w KSeF 2.0"): nothing was created; retrying later can succeed."""
+
+
 class ProviderNotFound(ProviderError):
     pass
 

@@ -17,6 +17,9 @@ class DocumentPolicy(StrEnum):
 class ConnectionStatus(StrEnum):
     OK = "ok"
     NEEDS_REAUTH = "needs_reauth"
+    # KSeF refuses the account's sends (403, not connected): documents are still created, their
+    # clearance checks slow to hourly until a check sees KSeF answer again (ADR 0004 §6)
+    NEEDS_KSEF_AUTHORIZATION = "needs_ksef_authorization"
     FAILING = "failing"
 
 

@@ -96,6 +96,7 @@ class FailureCode(StrEnum):
     PROVIDER_IN_DOUBT = "provider_in_doubt"
     INTERNAL_ERROR = "internal_error"
     KSEF_REJECTED = "ksef_rejected"
+    ORIGINAL_NOT_CLEARED = "original_not_cleared"
 
 
 class FailureClass(StrEnum):

@@ -31,8 +31,10 @@ from config.secrets import SecretBox
 from config.settings import Settings, secret_box
 from workers import sellers as svc
 from workers.api_errors import install_error_handlers
+from workers.api_ksef import ksef
 from workers.api_oauth import oauth
 from workers.api_params import Channel, ConnectionName, Ctx, SellerId
+from workers.api_webhooks import webhooks
 
 API_VERSION = "1.0.0"
 OPENAPI_FILE = FilePath(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -88,6 +90,7 @@ async def _authenticated(
 
 
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(_authenticated)], responses=ERRORS)
+v1.include_router(ksef)  # /v1/ksef: documents on their way through KSeF (workers/api_ksef.py)
 public = APIRouter()
 
 
@@ -334,6 +337,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(v1)
     app.include_router(oauth)
     app.include_router(public)
+    app.include_router(webhooks)
     return app
 
 

@@ -221,6 +221,7 @@ def create_app(
             """Backlog gauges from the ledger, lag of the partitions this worker holds."""
             metrics.observe_backlog(await runtime().ledger.backlog())
             metrics.observe_quarantined_rows(await runtime().publisher.quarantined_count())
+            await metrics.refresh_clearance(runtime().engine)
             await metrics.observe_consumer_lag(app.consumer)
 
     @app.on_before_shutdown.connect

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from adapters.registry import ProviderRegistry
 from config.clearance import Check, ClearanceStore, NewCheck, Outcome, unobserved
@@ -18,8 +20,9 @@ from config.ledger import LeaseLost, OutboxRecord
 from config.secrets import SecretsNotConfigured
 from config.store import ConfigStore
 from domain.clearance import CheckPolicy, Observation, Step, Tracked, next_step
-from domain.ksef import ClearanceStatus, fakturownia_rule
+from domain.ksef import ClearanceAction, ClearanceStatus, fakturownia_rule
 from domain.ports import ProviderError
+from domain.routing import ConnectionStatus
 from schemas.invoices import DocumentKind, IssuedDocument, Provider
 from workers.events import Fact, clearance_changed_event
 from workers.publisher import Topics, event_record
@@ -27,10 +30,16 @@ from workers.publisher import Topics, event_record
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 RESEND_LEASE = dt.timedelta(seconds=30)
+# NIP-YYYYMMDD-hash(-checksum): how KSeF numbers invoices, as `duplicate_error` messages name them
+KSEF_NUMBER = re.compile(r"\b\d{10}-\d{8}-[0-9A-F]{6,}(?:-[0-9A-F]{2})?\b")
 
 
 def to_track(
-    fact: Fact, connection_id: int, document: IssuedDocument, now: dt.datetime
+    fact: Fact,
+    connection_id: int,
+    document: IssuedDocument,
+    now: dt.datetime,
+    email_on_clearance: bool = False,
 ) -> NewCheck | None:
     """The clearance check a freshly issued document needs, if it is on its way to KSeF.
 
@@ -59,6 +68,7 @@ def to_track(
         provider_status=clearance.status,
         ksef_number=clearance.number,
         first_check_at=now,
+        email_on_clearance=email_on_clearance and not document.sent_to_buyer,
     )
 
 
@@ -115,7 +125,26 @@ class ClearanceTracker:
             check.announced,
         )
         step = next_step(tracked, seen, self._clock(), self._policy)
+        await self._authorization(check, step, seen)
+        adopted = await self._adopt_duplicate(check, seen)
+        if adopted is not None and adopted.clearance is not None:
+            # KSeF holds this invoice already (e.g. an earlier send that answered too late):
+            # that accepted one is the invoice; never a second document
+            clearance = adopted.clearance
+            seen = Observation("ok", clearance.number, seen.errors)
+            step = next_step(tracked, seen, self._clock(), self._policy)
+            step = replace(
+                step,
+                errors=(
+                    *seen.errors,
+                    f"adopted the invoice KSeF accepted: {adopted.number} "
+                    f"(provider id {adopted.provider_document_id})",
+                ),
+            )
         resent = step.resend and await self._resend(check)
+        emailed = check.email_due and step.status is ClearanceStatus.CLEARED
+        if emailed:
+            await self._email(check)
         outcome = Outcome(
             status=step.status,
             provider_status=seen.provider_status,
@@ -126,6 +155,7 @@ class ClearanceTracker:
             announced=step.announce,
             next_check_at=step.next_check_at,
             resent=resent,
+            emailed=emailed,
         )
         assigned_at = clearance.assigned_at if clearance else None
         await self._store.record(
@@ -162,6 +192,68 @@ class ClearanceTracker:
             self._policy.max_resends,
         )
         return True
+
+    async def _adopt_duplicate(self, check: Check, seen: Observation) -> IssuedDocument | None:
+        """On `duplicate_error`, the invoice KSeF accepted under the number it names."""
+        if fakturownia_rule(seen.provider_status).action is not ClearanceAction.RECONCILE_DUPLICATE:
+            return None
+        number = next((m for e in seen.errors for m in KSEF_NUMBER.findall(e)), None)
+        conn = await self._config.connection(check.connection_id)
+        provider = await self._providers.for_connection(conn) if conn else None
+        search = getattr(provider, "find_by_ksef_number", None)
+        if number is None or search is None:
+            log.warning(
+                "clearance of %s: duplicate_error without a KSeF number to adopt", check.order_id
+            )
+            return None
+        try:
+            found = await search(number)
+        except ProviderError as exc:
+            log.info("KSeF number search for %s failed (%s); retrying later", check.order_id, exc)
+            return None
+        if found is None or found.clearance is None or found.clearance.number != number:
+            return None
+        log.warning(
+            "clearance of %s: duplicate_error, adopting the invoice KSeF accepted as %s (%s)",
+            check.order_id,
+            number,
+            found.number,
+        )
+        return found
+
+    async def _authorization(self, check: Check, step: Step, seen: Observation) -> None:
+        """Tell ops and the seller that KSeF refuses the account; clear it once KSeF answers."""
+        conn = await self._config.connection(check.connection_id)
+        if conn is None:
+            return
+        waiting = conn.status is ConnectionStatus.NEEDS_KSEF_AUTHORIZATION
+        if step.needs_authorization and conn.status is ConnectionStatus.OK:
+            detail = (
+                f"KSeF refuses this account's documents ({seen.provider_status}): authorise "
+                "KSeF for the account at the provider; clearance checks resume by themselves"
+            )
+            log.error("connection %s: %s", check.connection_id, detail)
+            await self._config.set_status(
+                check.connection_id, ConnectionStatus.NEEDS_KSEF_AUTHORIZATION, detail
+            )
+        elif waiting and not step.needs_authorization:
+            log.info("connection %s: KSeF answers again", check.connection_id)
+            await self._config.set_status(check.connection_id, ConnectionStatus.OK)
+
+    async def _email(self, check: Check) -> None:
+        """The buyer's e-mail, held back until KSeF numbered the invoice; tried exactly once
+        (a crash between sending and recording it can send it twice, as at creation)."""
+        conn = await self._config.connection(check.connection_id)
+        if conn is None:
+            return
+        provider = await self._providers.for_connection(conn)
+        try:
+            delivery = await provider.send_to_buyer(check.provider_document_id)
+        except ProviderError as exc:
+            log.warning("e-mail of %s after clearance failed: %s", check.document_number, exc)
+            return
+        if not delivery.sent:
+            log.warning("e-mail of %s refused: %s", check.document_number, delivery.message)
 
     def _unchanged(self, check: Check, give_up: bool = False) -> Outcome:
         later = None if give_up else self._clock() + self._policy.gap(check.checks)

@@ -13,7 +13,10 @@ import click
 
 from config.settings import get_settings
 from workers.dlq_cli import dlq
+from workers.ksef_cli import ksef
 from workers.outbox_cli import outbox
+from workers.status_cli import status_command
+from workers.webhook_cli import webhook_secret
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -551,43 +554,6 @@ def channel_remove(seller_id: str, channel_name: str) -> None:
     click.echo(f"{channel_name}: removed")
 
 
-@main.command("status")
-@click.argument("seller_id", metavar="[SELLER]", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
-def status_command(seller_id: str | None, as_json: bool) -> None:
-    """Connections' state and, per channel, the mapping and the last hour's outcomes."""
-    from workers.sellers import status
-
-    report = _sellers(lambda s, db: status(s, db, seller_id))
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-        return
-    for s in report.sellers:
-        click.echo(f"{s.id}  {s.name}")
-        for c in s.connections:
-            detail = f": {c.detail}" if c.detail else ""
-            click.echo(f"  connection {c.name} ({c.provider.value}): {c.state.value}{detail}")
-        rows = [
-            ["channel", "connection", "target", "auto", "issued", "failed", "parked", "skipped"]
-        ]
-        for ch in s.channels:
-            m, n = ch.mapping, ch.last_hour
-            rows.append(
-                [
-                    ch.channel,
-                    (m.connection or "-") if m else "(not mapped)",
-                    (m.target or "-") if m else "-",
-                    ("on" if m.auto_generate else "off") if m else "-",
-                    *(str(v) for v in (n.issued, n.failed, n.parked, n.skipped)),
-                ]
-            )
-        if s.channels:
-            click.echo("  last hour:")
-            click.echo(_table(rows, indent="  "))
-    if not report.sellers:
-        click.echo("no sellers configured")
-
-
 @main.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -613,7 +579,10 @@ def _run_or_explain(coro: Coroutine[Any, Any, T]) -> T:
 
 
 main.add_command(dlq)
+main.add_command(ksef)
 main.add_command(outbox)
+seller.add_command(webhook_secret)
+main.add_command(status_command)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from domain.corrections import RefundDoesNotFit, line_key, refund_lines
 from domain.documents import CorrectionSpec, DocumentRequest, refund_key, sales_document
+from domain.ksef import ClearanceStatus, fakturownia_rule
 from domain.ports import InvoicingProvider
 from domain.routing import ChannelRoute, decide_sales_document
 from schemas.invoices import DocumentKind, FailureCode, IssuedDocument, Violation
@@ -18,11 +19,17 @@ class CorrectionRefused(Exception):
     """A refund that cannot become a correction (yet); carries a failure code."""
 
     def __init__(
-        self, code: FailureCode, message: str, violations: list[Violation] | None = None
+        self,
+        code: FailureCode,
+        message: str,
+        violations: list[Violation] | None = None,
+        *,
+        permanent: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.violations = violations or []
+        self.permanent = permanent  # no waiting can help (e.g. the original was rejected)
 
 
 async def find_original(
@@ -74,6 +81,7 @@ async def issue_correction(
             f"order {order.order_id!r} has no sales document at the provider yet; the refund "
             "is corrected once it is issued",
         )
+    ksef_number = _cleared_number(order.order_id, original)
     current = await provider.current_lines(original.provider_document_id)
     shipping_key = line_key(None, order.shipping.name) if order.shipping else None
     try:
@@ -81,7 +89,31 @@ async def issue_correction(
     except RefundDoesNotFit as exc:
         raise CorrectionRefused(FailureCode.INVALID_ORDER, str(exc), exc.violations) from exc
     spec = CorrectionSpec(
-        original.provider_document_id, original.number, refund.reason, tuple(lines)
+        original.provider_document_id, original.number, refund.reason, tuple(lines), ksef_number
     )
     request = replace(request, correction=spec, lines=())
     return await deliver(provider, await issue_once(provider, request, policy, attempts), request)
+
+
+def _cleared_number(order_id: str, original: IssuedDocument) -> str | None:
+    """The original's KSeF number, which its correction must name; a correction of an invoice
+    KSeF has not numbered yet waits, and one of an invoice KSeF rejected (never issued) fails.
+    Documents that never go to KSeF (receipts, accounts without KSeF) have none to name."""
+    clearance = original.clearance
+    status = fakturownia_rule(clearance.status).status if clearance else None
+    if status in (ClearanceStatus.PENDING, ClearanceStatus.OFFLINE):
+        raise CorrectionRefused(
+            FailureCode.ORIGINAL_NOT_CLEARED,
+            f"order {order_id!r}: its invoice {original.number} has no KSeF number yet "
+            f"({clearance.status if clearance else 'not sent'}); the refund is corrected once "
+            "KSeF numbers it",
+        )
+    if status is ClearanceStatus.REJECTED:
+        raise CorrectionRefused(
+            FailureCode.ORIGINAL_NOT_CLEARED,
+            f"order {order_id!r}: KSeF rejected its invoice {original.number}, so it was never "
+            "issued and cannot be corrected: fix and re-issue it at the provider, then replay "
+            "the refund",
+            permanent=True,
+        )
+    return clearance.number if clearance and status is ClearanceStatus.CLEARED else None

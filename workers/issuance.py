@@ -30,6 +30,7 @@ from domain.ports import (
     ProviderBusy,
     ProviderError,
     ProviderInDoubt,
+    ProviderKsefUnauthorized,
     ProviderRateLimited,
     guarding_creates,
 )
@@ -67,6 +68,7 @@ Clock = Callable[[], dt.datetime]
 ONE_SHOT = RetryPolicy(attempts=1)  # retries are the scheduler's job, never inline
 WAIT_FOR_PREDECESSOR = dt.timedelta(seconds=2)
 WAIT_FOR_KEYS = dt.timedelta(seconds=30)  # credentials unreadable: until ops fix the keys
+WAIT_FOR_KSEF_AUTHORIZATION = dt.timedelta(hours=1)  # a person authorises KSeF at the provider
 MAX_LOOKUP_GAP = dt.timedelta(seconds=60)  # in doubt: look again at least this often
 
 
@@ -221,6 +223,8 @@ class IssuanceService:
         except ProviderAuthError as exc:
             await self._store.mark_needs_reauth(route.connection_id, str(exc))
             return await self._needs_reauth(job, fact, route, exc)
+        except ProviderKsefUnauthorized as exc:
+            return await self._needs_ksef_authorization(job, fact, route, exc, not_before)
         except ProviderError as exc:
             if exc.retryable:
                 return await self._retry_later(job, fact, route, exc, not_before)
@@ -228,7 +232,8 @@ class IssuanceService:
                 job, fact, failure_from_provider_error(exc, job.entry.attempts + attempts.count)
             )
         except CorrectionRefused as exc:
-            if exc.code is FailureCode.ORIGINAL_DOCUMENT_MISSING:
+            waits = (FailureCode.ORIGINAL_DOCUMENT_MISSING, FailureCode.ORIGINAL_NOT_CLEARED)
+            if exc.code in waits and not exc.permanent:
                 return await self._wait_for_original(job, fact, exc)
             return await self._fail(
                 job,
@@ -255,6 +260,7 @@ class IssuanceService:
                 route.connection_id,
                 document,
                 self._clock() + self._waits.first_clearance_check,
+                email_on_clearance=route.send_by_email,
             ),
         )
         return Issued(event)
@@ -367,6 +373,34 @@ class IssuanceService:
             recreate_after=not_before,
         )
 
+    async def _needs_ksef_authorization(
+        self,
+        job: Job,
+        fact: Fact,
+        route: ChannelRoute,
+        exc: ProviderKsefUnauthorized,
+        not_before: dt.datetime | None,
+    ) -> Outcome:
+        """The provider created nothing until KSeF is authorised for the account: a person's
+        task. Flag the connection and try again hourly, without spending the order's retries."""
+        detail = (
+            f"KSeF is not authorised for this {route.provider.value} account ({exc}): share a "
+            "KSeF-authorised user for API connections at the provider; waiting orders are "
+            "issued by themselves within an hour"
+        )
+        log.error("order %s: %s", fact.order_id, detail)
+        await self._store.set_status(
+            route.connection_id, ConnectionStatus.NEEDS_KSEF_AUTHORIZATION, detail[:1000]
+        )
+        return await self._park(
+            job,
+            ParkReason.NEEDS_KSEF_AUTHORIZATION,
+            WAIT_FOR_KSEF_AUTHORIZATION,
+            fact=fact,
+            connection_id=route.connection_id,
+            recreate_after=not_before,
+        )
+
     async def _wait_for_original(self, job: Job, fact: Fact, exc: CorrectionRefused) -> Outcome:
         """A refund before its sales document: wait (bounded), then fail actionably."""
         now = self._clock()
@@ -374,16 +408,22 @@ class IssuanceService:
         waited = now - since
         if waited >= self._waits.original:
             hours = self._waits.original.total_seconds() / 3600
+            missing = exc.code is FailureCode.ORIGINAL_DOCUMENT_MISSING
+            what = (
+                "the order's sales document was never issued: issue it (publish or replay the "
+                "order's order.completed)"
+                if missing
+                else "KSeF never numbered the original invoice: get it sent to KSeF at the provider"
+            )
             return await self._fail(
                 job,
                 fact,
                 Failure(
-                    code=FailureCode.ORIGINAL_DOCUMENT_MISSING,
+                    code=exc.code,
                     failure_class=FailureClass.RETRYABLE_EXHAUSTED,
                     attempts=job.entry.attempts,
-                    message=f"{exc} — waited {hours:g} h and the order's sales document was "
-                    "never issued: issue it (publish or replay the order's order.completed), "
-                    "then replay this refund from the dead-letter tooling or the source topic",
+                    message=f"{exc} — waited {hours:g} h and {what}, then replay this refund "
+                    "from the dead-letter tooling or the source topic",
                 ),
             )
         return await self._park(

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.documents import DocumentRequest
+from domain.ksef import fakturownia_rule
 from domain.ports import (
     DuplicateDocument,
     InvoicingProvider,
@@ -25,7 +26,7 @@ from domain.ports import (
     ProviderRateLimited,
     before_create,
 )
-from schemas.invoices import IssuedDocument
+from schemas.invoices import ClearanceStatus, IssuedDocument
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -110,6 +111,8 @@ async def deliver(
     doc = issuance.document
     if not (request.send_to_buyer and issuance.created) or doc.sent_to_buyer:
         return doc
+    if request.buyer.is_company and awaits_ksef(doc):
+        return doc  # a company gets its invoice once KSeF numbers it (workers/clearance.py)
     try:
         delivery = await provider.send_to_buyer(doc.provider_document_id)
     except ProviderError as exc:
@@ -118,6 +121,13 @@ async def deliver(
     if not delivery.sent:
         log.warning("e-mail of document %s refused: %s", doc.number, delivery.message)
     return doc.model_copy(update={"sent_to_buyer": delivery.sent})
+
+
+def awaits_ksef(doc: IssuedDocument) -> bool:
+    """On its way to KSeF without a number yet: not an invoice the buyer may hold (ADR 0004)."""
+    if doc.clearance is None:
+        return False
+    return fakturownia_rule(doc.clearance.status).status is ClearanceStatus.PENDING
 
 
 async def _reconcile(

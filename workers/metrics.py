@@ -1,9 +1,10 @@
 """Prometheus metrics of the worker (prometheus-client's default registry).
 
-Counters follow what the router decides; gauges are recomputed by a timer from the ledger
-and the consumer (workers/app.py). Labels are bounded sets (topics, channels, providers,
-codes, reasons, partitions): never seller, order or event ids. Provider call latency lives
-with the adapters (adapters/observe.py). Dashboard: docs/grafana/invoice-router.json.
+Counters follow what the router decides; gauges are recomputed by a timer from the ledger,
+the clearance tracker's table and the consumer (workers/app.py). Labels are bounded sets
+(topics, channels, providers, codes, reasons, statuses, deadline buckets, partitions): never
+seller, order or event ids. Provider call latency lives with the adapters (adapters/observe.py).
+Dashboard: docs/grafana/invoice-router.json.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from config.clearance_queries import (
+    DEADLINE_BUCKETS,
+    DEADLINE_LATER,
+    DEADLINE_PASSED,
+    ClearanceSummary,
+    clearance_summary,
+)
+from config.clock import utcnow
+from config.db import session_factory
 from config.ledger import Backlog
+from domain.ksef import ClearanceStatus
 from domain.ledger import ParkReason
 from schemas.invoices import InvoiceFailed, InvoiceIssued
 from workers.records import (
@@ -70,6 +81,25 @@ CONSUMER_LAG = Gauge(
     "invoice_router_consumer_lag",
     "Records of an assigned partition not yet committed (highwater minus committed offset)",
     ["topic", "partition"],
+)
+CLEARANCE_DOCUMENTS = Gauge(
+    "invoice_router_clearance_documents",
+    "Documents tracked through KSeF per clearance status (pending, cleared, rejected, offline)",
+    ["status"],
+)
+CLEARANCE_OLDEST_PENDING = Gauge(
+    "invoice_router_clearance_oldest_pending_seconds",
+    "Age of the oldest document still pending in KSeF (0: none); growing: KSeF or we are stuck",
+)
+CLEARANCE_OFFLINE = Gauge(
+    "invoice_router_clearance_offline_documents",
+    "Offline documents by hours left before their legal deadline (<4h, <24h, >=24h, passed)",
+    ["hours_left"],
+)
+CLEARANCE_REJECTED = Gauge(
+    "invoice_router_clearance_rejected_documents",
+    "Documents KSeF rejected (never issued), per failure code and the provider's last status",
+    ["code", "provider_status"],
 )
 UNKNOWN = "unknown"
 
@@ -169,6 +199,32 @@ def _lag_series() -> set[tuple[str, str]]:
         for metric in CONSUMER_LAG.collect()
         for s in metric.samples
     }
+
+
+def observe_clearance(summary: ClearanceSummary) -> None:
+    """Set the clearance gauges; known statuses and buckets are always set, so a drained one
+    reads 0, and a rejection reason that disappeared from the table is removed."""
+    statuses = {s.value for s in ClearanceStatus} - {ClearanceStatus.OFFLINE_DEADLINE_NEAR.value}
+    for status in statuses | summary.by_status.keys():
+        CLEARANCE_DOCUMENTS.labels(status).set(summary.by_status.get(status, 0))
+    CLEARANCE_OLDEST_PENDING.set(summary.oldest_pending_seconds)
+    buckets = {label for label, _ in DEADLINE_BUCKETS} | {DEADLINE_LATER, DEADLINE_PASSED}
+    for bucket in buckets:
+        CLEARANCE_OFFLINE.labels(bucket).set(summary.offline_by_hours_left.get(bucket, 0))
+    for labels in _series(CLEARANCE_REJECTED, ("code", "provider_status")):
+        if labels not in summary.rejected_by_reason:
+            CLEARANCE_REJECTED.remove(*labels)
+    for (code, provider_status), n in summary.rejected_by_reason.items():
+        CLEARANCE_REJECTED.labels(code, provider_status).set(n)
+
+
+async def refresh_clearance(engine: Any) -> None:
+    """Recompute the clearance gauges from the tracker's table (the worker's metrics timer)."""
+    observe_clearance(await clearance_summary(session_factory(engine), utcnow()))
+
+
+def _series(gauge: Gauge, names: tuple[str, ...]) -> set[tuple[str, ...]]:
+    return {tuple(s.labels[n] for n in names) for metric in gauge.collect() for s in metric.samples}
 
 
 def serve(port: int | None) -> None:

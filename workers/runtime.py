@@ -41,6 +41,8 @@ def policy_of(settings: Settings) -> CheckPolicy:
         gaps=RetrySchedule.parse(settings.clearance_check_gaps).delays,
         give_up_after=dt.timedelta(days=settings.clearance_check_days),
         deadline_near=dt.timedelta(hours=settings.clearance_deadline_near_hours),
+        resend_gaps=(resends := RetrySchedule.parse(settings.clearance_resend_gaps).delays),
+        max_resends=len(resends),
     )
 
 

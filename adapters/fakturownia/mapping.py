@@ -178,6 +178,12 @@ def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, 
         "from_invoice_id": original,
         "positions": [correction_position(x) for x in spec.lines],
         **_tax_bases({x.before.vat_rate.value for x in spec.lines}, options),
+        # FA(3) links a correction to its original by KSeF number (ksef-2026.md §1.6, §1.9)
+        **(
+            {"gov_corrected_invoice_number": spec.original_ksef_number}
+            if spec.original_ksef_number
+            else {}
+        ),
     }
 
 

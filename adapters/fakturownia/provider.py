@@ -99,6 +99,14 @@ class FakturowniaProvider:
                 return issued_document(invoice, self.base_url)
         return None
 
+    async def find_by_ksef_number(self, ksef_number: str) -> IssuedDocument | None:
+        """The sales invoice KSeF accepted under `ksef_number`: `GET /invoices.json?gov_id=…`
+        (ksef-2026.md §1.9), re-checked on our side like `find`."""
+        async for invoice in self._list(gov_id=ksef_number):
+            if invoice.get("gov_id") == ksef_number:
+                return issued_document(invoice, self.base_url)
+        return None
+
     async def get(self, document_id: str) -> IssuedDocument:
         return issued_document(
             await self._call("GET", f"/invoices/{document_id}.json"), self.base_url

@@ -27,6 +27,7 @@ from adapters.wfirma.http import (
     status_of,
     total_of,
 )
+from adapters.wfirma.ksef import needs_ksef_authorization
 from adapters.wfirma.mapping import (
     TYPES_OF_KIND,
     WfirmaOptions,
@@ -44,8 +45,10 @@ from domain.ports import (
     Department,
     ProviderAuthError,
     ProviderError,
+    ProviderKsefUnauthorized,
     ProviderNotFound,
     ProviderRateLimited,
+    ProviderValidationError,
     before_create,
 )
 from schemas.invoices import IssuedDocument
@@ -218,7 +221,12 @@ class WfirmaProvider:
         else:
             contractor_id = await self._contractor_id(request)
             payload = envelope(sales_record(request, self._options, contractor_id))
-        body = await self._call("invoices", "add", body=payload)
+        try:
+            body = await self._call("invoices", "add", body=payload)
+        except ProviderValidationError as exc:
+            if needs_ksef_authorization(str(exc)):  # nothing stored: a person must act first
+                raise ProviderKsefUnauthorized(str(exc), detail=exc.detail) from exc
+            raise
         created = records(body.get("invoices") if isinstance(body, dict) else None, "invoice")
         if not created or not created[0].get("id"):
             raise ProviderError("wFirma confirmed the document without its record")

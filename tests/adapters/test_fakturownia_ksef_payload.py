@@ -149,3 +149,27 @@ async def test_a_refund_still_finds_a_line_whose_name_was_cleaned(fakturownia: S
     stored = fakturownia.stored(correction.provider_document_id, KSEF_PREFIX)
     assert stored["correction_reason"] == "Zwrot towaru"
     assert [p["name"] for p in stored["positions"]] == ["Filtr oleju", "Kurier DPD"]
+
+
+async def test_a_ksef_number_finds_the_invoice_ksef_accepted_and_nothing_else(
+    fakturownia: SimEnv,
+) -> None:
+    """What a `duplicate_error` is reconciled with (ADR 0004 §5): `GET /invoices.json?gov_id=`."""
+    provider = _ksef(fakturownia, gov_save_and_send=True)
+    doc = await provider.issue(sale(order_body("KN-1", company=True)))
+    fakturownia.sim.complete_ksef(KSEF_PREFIX)
+    number = fakturownia.stored(doc.provider_document_id, KSEF_PREFIX)["gov_id"]
+    assert number
+    found = await provider.find_by_ksef_number(number)
+    assert found is not None and found.provider_document_id == doc.provider_document_id
+    assert found.clearance is not None and found.clearance.number == number
+    assert await provider.find_by_ksef_number("0000000000-20261206-FFFFFFFFFFFF") is None
+
+
+async def test_a_re_send_is_a_send_to_ksef_with_send_to_ksef_yes(fakturownia: SimEnv) -> None:
+    provider = _ksef(fakturownia)
+    doc = await provider.issue(sale(order_body("RS-1", company=True)))
+    before = len(fakturownia.sim.ksef_sends(KSEF_PREFIX))
+    again = await provider.send_to_ksef(doc.provider_document_id)
+    assert len(fakturownia.sim.ksef_sends(KSEF_PREFIX)) == before + 1
+    assert again.clearance is not None and again.clearance.status == "processing"

@@ -26,7 +26,7 @@ from tests.fakes import FakeProvider
 from workers.clearance import ClearanceTracker
 from workers.issuance import IssuanceService
 from workers.publisher import Topics
-from workers.records import Issued, RawRecord
+from workers.records import Failed, Issued, RawRecord
 from workers.router import OrderRouter
 
 S = ClearanceStatus
@@ -44,7 +44,7 @@ sellers:
         credentials: {api_token: t}
         options: {account: acme}
     channels:
-      - {channel: ovoko, connection: main, target: "101"}
+      - {channel: ovoko, connection: main, target: "101", send_by_email: true}
 """
 
 
@@ -130,6 +130,18 @@ class KsefProvider(FakeProvider):
     async def get(self, document_id: str) -> IssuedDocument:
         doc = await super().get(document_id)
         return self._with(doc, self.ksef.get(document_id, Clearance(status="processing")))
+
+    async def find(self, request: DocumentRequest) -> IssuedDocument | None:
+        doc = await super().find(request)
+        if doc is None or doc.kind.value == "correction":
+            return doc
+        return await self.get(doc.provider_document_id)
+
+    async def find_by_ksef_number(self, number: str) -> IssuedDocument | None:
+        for doc_id, clearance in self.ksef.items():
+            if clearance.number == number and clearance.status == "ok":
+                return await self.get(doc_id)
+        return None
 
     async def send_to_ksef(self, document_id: str) -> IssuedDocument:
         self.resent.append(document_id)
@@ -265,3 +277,126 @@ async def test_server_error_is_re_sent_and_each_status_announced_once(env: Env) 
     assert statuses == ["rejected"]
     ids = {e["id"] for e in await env.clearance_events()}
     assert len(ids) == 1
+
+
+# --- e-mail after clearance, corrections after their original ------------------------------
+
+
+async def test_a_companys_invoice_is_e_mailed_once_ksef_numbers_it_exactly_once(env: Env) -> None:
+    issued = await env.router.route(record(f.completed("s1", "ovoko", f.order("A", company=True))))
+    doc_id = issued.event.data.document.provider_document_id
+    assert env.provider.emails == [] and not issued.event.data.document.sent_to_buyer
+    tracker = env.tracker()
+    env.clock.now += dt.timedelta(seconds=15)
+    await tracker.run_due()
+    assert env.provider.emails == []  # still processing: the buyer gets nothing yet
+    env.provider.ksef[doc_id] = Clearance(status="ok", number="5260001246-20261207-AB")
+    env.clock.now += dt.timedelta(seconds=60)
+    await tracker.run_due()
+    assert env.provider.emails == [doc_id]
+    row = await env.row()
+    assert row.emailed and row.next_check_at is None
+    env.clock.now += dt.timedelta(days=1)
+    await tracker.run_due()
+    assert env.provider.emails == [doc_id]
+
+
+async def test_a_consumers_document_is_still_e_mailed_at_creation(env: Env) -> None:
+    issued = await env.router.route(record(f.completed("s1", "ovoko", f.order("P"))))
+    assert env.provider.emails == [issued.event.data.document.provider_document_id]
+
+
+async def test_a_correction_waits_for_its_originals_ksef_number_and_names_it(env: Env) -> None:
+    sale = f.order("A", company=True)
+    issued = await env.router.route(record(f.completed("s1", "ovoko", sale)))
+    line = [{"line_id": "L1", "quantity": "1", "amount_gross": "129.99"}]
+    refund = await env.router.route(record(f.refunded("s1", "ovoko", sale, "R1", line)))
+    assert refund.reason == "waiting_original" and env.provider.issue_calls == 1
+    doc_id = issued.event.data.document.provider_document_id
+    env.provider.ksef[doc_id] = Clearance(status="ok", number="5260001246-20261207-CD")
+    env.clock.now += dt.timedelta(minutes=5)
+    ledger = Ledger(env.sessions, clock=env.clock)
+    [due] = await ledger.due()
+    corrected = await env.router.retry(due)
+    assert isinstance(corrected, Issued)
+    request, _ = env.provider.documents["ovoko:A:refund:R1"]
+    assert request.correction.original_ksef_number == "5260001246-20261207-CD"
+
+
+async def test_a_refund_of_an_invoice_ksef_rejected_fails_clearly(env: Env) -> None:
+    sale = f.order("A", company=True)
+    issued = await env.router.route(record(f.completed("s1", "ovoko", sale)))
+    doc_id = issued.event.data.document.provider_document_id
+    env.provider.ksef[doc_id] = Clearance(status="send_error", errors=["P_2"])
+    line = [{"line_id": "L1", "quantity": "1", "amount_gross": "129.99"}]
+    refund = await env.router.route(record(f.refunded("s1", "ovoko", sale, "R1", line)))
+    assert isinstance(refund, Failed)
+    failure = refund.event.data.failure
+    assert failure.code.value == "original_not_cleared" and "rejected" in failure.message
+
+
+async def test_ksef_refusing_the_account_flags_the_connection_until_ksef_answers(env: Env) -> None:
+    from config.models import ProviderConnection
+
+    issued = await env.router.route(record(f.completed("s1", "ovoko", f.order("A", company=True))))
+    doc_id = issued.event.data.document.provider_document_id
+    env.provider.ksef[doc_id] = Clearance(status="blocked_403_error")
+    tracker = env.tracker()
+    env.clock.now += dt.timedelta(seconds=15)
+    await tracker.run_due()
+
+    async def connection() -> ProviderConnection:
+        async with env.sessions() as session:
+            return await session.scalar(select(ProviderConnection))
+
+    conn = await connection()
+    assert conn.status == "needs_ksef_authorization" and "authorise KSeF" in conn.status_detail
+    row = await env.row()
+    assert (row.next_check_at.replace(tzinfo=dt.UTC) - env.clock.now) == dt.timedelta(hours=1)
+    assert await env.clearance_events() == []  # nothing to announce: a person must act
+    env.provider.ksef[doc_id] = Clearance(status="ok", number="5260001246-20261207-EF")
+    env.clock.now += dt.timedelta(hours=1)
+    await tracker.run_due()
+    assert (await connection()).status == "ok"
+    assert [e["data"]["status"] for e in await env.clearance_events()] == ["cleared"]
+
+
+async def test_an_account_without_ksef_authorisation_parks_orders_and_retries_hourly(
+    env: Env,
+) -> None:
+    from config.models import Issuance, ProviderConnection
+    from domain.ports import ProviderKsefUnauthorized
+
+    env.provider.fail_next = [ProviderKsefUnauthorized("Brak autoryzacji w KSeF 2.0")]
+    parked = await env.router.route(record(f.completed("s1", "ovoko", f.order("A", company=True))))
+    assert parked.reason == "needs_ksef_authorization"
+    async with env.sessions() as session:
+        conn = await session.scalar(select(ProviderConnection))
+        row = await session.scalar(select(Issuance))
+    assert (
+        conn.status == "needs_ksef_authorization" and "KSeF-authorised user" in conn.status_detail
+    )
+    assert row.attempts == 0
+    ledger = Ledger(env.sessions, clock=env.clock)
+    env.clock.now += dt.timedelta(minutes=59)
+    assert await ledger.due() == []
+    env.clock.now += dt.timedelta(minutes=2)
+    [due] = await ledger.due()
+    assert isinstance(await env.router.retry(due), Issued)  # authorised meanwhile
+
+
+async def test_a_duplicate_error_adopts_the_invoice_ksef_accepted(env: Env) -> None:
+    first = await env.router.route(record(f.completed("s1", "ovoko", f.order("A", company=True))))
+    dup = await env.router.route(record(f.completed("s1", "ovoko", f.order("B", company=True))))
+    accepted = first.event.data.document.provider_document_id
+    number = "5260001246-20261207-0A1B2C3D4E5F"
+    env.provider.ksef[accepted] = Clearance(status="ok", number=number)
+    env.provider.ksef[dup.event.data.document.provider_document_id] = Clearance(
+        status="duplicate_error", errors=[f"Faktura o numerze KSeF {number} już istnieje (440)"]
+    )
+    env.clock.now += dt.timedelta(seconds=15)
+    await env.tracker().run_due()
+    events = {e["data"]["order_id"]: e["data"] for e in await env.clearance_events()}
+    assert events["B"]["status"] == "cleared" and events["B"]["ksef_number"] == number
+    assert any("adopted" in e for e in events["B"]["errors"])
+    assert env.provider.resent == [] and env.provider.issue_calls == 2  # nothing created again

@@ -361,3 +361,19 @@ async def test_a_stale_task_cannot_create_for_a_claim_its_process_took_again(env
     with pytest.raises(LeaseLost):
         await env.ledger.ensure_lease(first.entry, dt.timedelta(seconds=5))
     await env.ledger.ensure_lease(again.entry, dt.timedelta(seconds=5))
+
+
+async def test_a_retry_days_later_is_issued_today_and_keeps_the_sale_date(env: Env) -> None:
+    """KSeF marks an earlier issue date as offline: a replay or a long-parked order is never
+    backdated (issue 11, item 6); the sale date stays the order's."""
+    from domain.ports import ProviderUnavailable
+
+    env.provider.raise_on_issue = ProviderUnavailable("503")
+    body = f.completed("s1", "ovoko", f.order("A"))
+    assert isinstance(await env.router.route(record(body)), Parked)
+    env.clock.advance(3 * 86400)
+    (outcome,) = await env.retry_due()
+    assert isinstance(outcome, Issued)
+    [(request, _)] = env.provider.documents.values()
+    assert request.issue_date == dt.date(2026, 12, 9)
+    assert request.sell_date == dt.date.fromisoformat(body["data"]["order"]["placed_at"][:10])

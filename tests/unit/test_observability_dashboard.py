@@ -88,6 +88,16 @@ def test_the_dashboard_covers_throughput_latency_backlog_dlq_and_lag() -> None:
     } <= used
 
 
+def test_the_dashboard_covers_ksef_clearance() -> None:
+    used = {n for e in expressions(json.loads(DASHBOARD.read_text())) for n in metric_names(e)}
+    assert {
+        "invoice_router_clearance_documents",
+        "invoice_router_clearance_oldest_pending_seconds",
+        "invoice_router_clearance_offline_documents",
+        "invoice_router_clearance_rejected_documents",
+    } <= used
+
+
 def test_the_name_extraction_sees_through_functions_labels_and_grouping() -> None:
     expr = (
         'histogram_quantile(0.95, sum by (le, provider) (rate(a_seconds_bucket{x="y z"}'

@@ -184,11 +184,20 @@ class ChannelStatus(BaseModel):
     last_hour: ChannelCounts
 
 
+class KsefCounts(BaseModel):
+    """Documents not (yet) legally issued: waiting for a KSeF number, or refused by KSeF."""
+
+    pending: int = 0
+    offline: int = Field(0, description="Issued offline: must reach KSeF by a legal deadline")
+    rejected: int = Field(0, description="Refused by KSeF: never issued; a person must act")
+
+
 class SellerStatus(BaseModel):
     id: str
     name: str
     connections: list[ConnectionState]
     channels: list[ChannelStatus]
+    ksef: KsefCounts = Field(default_factory=KsefCounts)
 
 
 class StatusReport(BaseModel):

@@ -1,5 +1,6 @@
-"""The status report: per seller, its connections' state and, per channel, the mapping and the
-ledger's outcomes of the last hour. (Not `status.py`: that would shadow the `status` function.)
+"""The status report: per seller, its connections' state, per channel the mapping and the
+ledger's outcomes of the last hour, and its documents open or rejected in KSeF.
+(Not `status.py`: that would shadow the `status` function.)
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from config.clearance_queries import open_counts_by_seller
 from config.clock import utcnow
 from config.models import Issuance, ProviderConnection
 from config.settings import Settings
@@ -19,6 +21,7 @@ from workers.sellers.models import (
     ChannelCounts,
     ChannelStatus,
     ConnectionState,
+    KsefCounts,
     SellerStatus,
     SellerView,
     StatusReport,
@@ -34,8 +37,9 @@ async def status(
     *,
     now: dt.datetime | None = None,
 ) -> StatusReport:
-    """Per seller: its connections' state and, per channel, the mapping and the ledger's
-    outcomes of the last hour (rows that last changed in that window)."""
+    """Per seller: its connections' state, per channel the mapping and the ledger's outcomes
+    of the last hour (rows that last changed in that window), and its KSeF backlog (all time:
+    a rejected or offline document needs a person however old it is)."""
     now = now or utcnow()
     sellers = (
         [await get_seller(settings, sessions, seller_id)]
@@ -44,7 +48,13 @@ async def status(
     )
     counts = await _ledger_counts(sessions, now - STATUS_WINDOW, seller_id)
     details = await _connection_details(sessions, seller_id)
-    return StatusReport(at=now, sellers=[_seller_status(s, counts, details) for s in sellers])
+    ksef = await open_counts_by_seller(sessions, seller_id)
+    return StatusReport(
+        at=now,
+        sellers=[
+            _seller_status(s, counts, details, KsefCounts(**ksef.get(s.id, {}))) for s in sellers
+        ],
+    )
 
 
 LedgerCounts = dict[tuple[str, str], list[tuple[str, int]]]
@@ -80,7 +90,10 @@ async def _connection_details(
 
 
 def _seller_status(
-    seller: SellerView, counts: LedgerCounts, details: dict[tuple[str, str], str | None]
+    seller: SellerView,
+    counts: LedgerCounts,
+    details: dict[tuple[str, str], str | None],
+    ksef: KsefCounts,
 ) -> SellerStatus:
     mapped = {c.channel: c for c in seller.channels}
     active = {channel for s, channel in counts if s == seller.id}
@@ -106,4 +119,5 @@ def _seller_status(
             )
             for channel in sorted(mapped.keys() | active)
         ],
+        ksef=ksef,
     )

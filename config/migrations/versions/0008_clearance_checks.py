@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("offline_deadline", sa.DateTime(timezone=True), nullable=True),
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("announced", sa.JSON(), nullable=False),
+        sa.Column("email_on_clearance", sa.Boolean(), nullable=False),
+        sa.Column("emailed", sa.Boolean(), nullable=False),
         sa.Column("checks", sa.Integer(), nullable=False),
         sa.Column("resends", sa.Integer(), nullable=False),
         sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
