@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -264,8 +264,6 @@ class ClearanceStore:
 
 
 def _replace_lease(check: Check, until: dt.datetime) -> Check:
-    from dataclasses import replace
-
     return replace(check, lease_until=until, version=check.version + 1)
 
 

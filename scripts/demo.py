@@ -6,14 +6,19 @@ consumer group and broker always match.
 
 How outcomes are recognised without demo-specific output topics: before publishing anything we
 note the end offset of every output topic (invoices.issued, invoices.failed, the channels'
-dead-letter topics) and read only from there on. Records written by earlier runs or other
-producers on a reused broker are never seen, and whatever does appear is matched to the sample
-that caused it: issued/failed events by `source_event_id` (every published event gets a fresh
-CloudEvents id), dead letters by their `dlq.source.*` headers (the exact topic, partition and
-offset we published to). An order with auto-generate off has no output by design: it counts as
-done once the worker's consumer group has committed past it, and the simulator is then asked
-whether it holds a document for it (it must not). Every issued document must also be held by
-the simulator of its provider (Fakturownia or wFirma), under the id the event reports.
+dead-letter topics, invoices.clearance) and read only from there on. Records written by
+earlier runs or other producers on a reused broker are never seen, and whatever does appear is
+matched to the sample that caused it: issued/failed/clearance events by `source_event_id`
+(every published event gets a fresh CloudEvents id), dead letters by their `dlq.source.*`
+headers (the exact topic, partition and offset we published to). An order with auto-generate
+off has no output by design: it counts as done once the worker's consumer group has committed
+past it, and the simulator is then asked whether it holds a document for it (it must not).
+Every issued document must also be held by the simulator of its provider (Fakturownia or
+wFirma), under the id the event reports.
+
+KSeF: an issued document is done once its KSeF status is final (`cleared`, `rejected`,
+`not_applicable`), as `invoice.issued` saw it at creation or a later `invoice.clearance_changed`
+announced it. The tables (scripts/demo_report.py) show it per document.
 
 Exit status: 0 when every sample had its expected outcome, 1 otherwise.
 """
@@ -27,7 +32,6 @@ import os
 import sys
 import time
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +39,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from demo_report import FINAL_KSEF, ksef_status, order_id, report
 
 from adapters.kafka_admin import client_options
 from config.settings import Settings
-from schemas.deadletter import ERROR_CODE, REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
+from schemas.deadletter import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from schemas.topics import dlq_topic, orders_topic
 from workers.events_tool import order_message
 
@@ -58,12 +63,21 @@ class Sample:
     key: str = ""  # raw files only; JSON events are keyed by their order id
     after: str = ""  # publish only once this sample's document was issued (see SAMPLES)
     provider: str = "fakturownia"  # issued samples: the provider that must have issued it
+    ksef: str = ""  # issued samples: the final KSeF status it must reach
     # filled in while the demo runs
     event: dict[str, Any] | None = None
     partition: int = -1
     offset: int = -1
     got: str = ""  # the outcome that arrived
     record: dict[str, Any] = field(default_factory=dict)
+    clearance: list[dict[str, Any]] = field(default_factory=list)  # clearance_changed data
+
+    @property
+    def done(self) -> bool:
+        """Its outcome arrived and, for a document, its KSeF status is final."""
+        if self.got != "issued" or not self.ksef:
+            return bool(self.got)
+        return ksef_status(self) in FINAL_KSEF
 
     @property
     def label(self) -> str:
@@ -71,25 +85,35 @@ class Sample:
 
 
 SAMPLES = [
-    Sample("01-b2b-invoice.json", "issued", "invoice"),
-    Sample("02-b2c-receipt.json", "issued", "receipt"),
+    Sample("01-b2b-invoice.json", "issued", "invoice", ksef="cleared"),
+    Sample("02-b2c-receipt.json", "issued", "receipt", ksef="not_applicable"),
     # A refund is corrected against the original document, which must exist by then; the demo
     # waits for it instead of relying on partition order, as a real connector would have to.
-    Sample("03-refund-b2b.json", "issued", "correction", after="01-b2b-invoice.json"),
+    # The worker itself then holds the correction until KSeF numbered the original.
+    Sample(
+        "03-refund-b2b.json", "issued", "correction", after="01-b2b-invoice.json", ksef="cleared"
+    ),
     Sample("04-unconfigured-channel.json", "failed", "channel_not_configured"),
     Sample("05-auto-generate-off.json", "skipped", "auto_generate_off"),
     # Not JSON at all: published as raw bytes, so it needs its topic and key spelled out here.
     Sample("06-malformed.txt", "dead_letter", "malformed_json", "orders.ovoko", "OVK-1003"),
     # seller-gamma invoices on wFirma (OAuth 2.0; channel shop mapped to a numbering series).
-    Sample("07-wfirma-b2b-invoice.json", "issued", "invoice", provider="wfirma"),
-    Sample("08-wfirma-b2c-receipt.json", "issued", "receipt", provider="wfirma"),
+    # wFirma sends its invoices to KSeF by itself; the worker polls for the number.
+    Sample("07-wfirma-b2b-invoice.json", "issued", "invoice", provider="wfirma", ksef="cleared"),
+    Sample(
+        "08-wfirma-b2c-receipt.json", "issued", "receipt", provider="wfirma", ksef="not_applicable"
+    ),
     Sample(
         "09-wfirma-refund-b2b.json",
         "issued",
         "correction",
         after="07-wfirma-b2b-invoice.json",
         provider="wfirma",
+        ksef="cleared",
     ),
+    # KSeF refuses this one (demo/fakturownia-ksef-rules.json): issued at the provider, never
+    # legally issued, and not e-mailed to the buyer.
+    Sample("10-ksef-rejected-invoice.json", "issued", "invoice", ksef="rejected"),
 ]
 
 
@@ -101,10 +125,6 @@ def load(sample: Sample) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
     message = order_message(json.loads(raw))  # a fresh event id every run
     sample.event = json.loads(message.value)
     return message.topic, message.key, message.value, message.headers
-
-
-def order_id(sample: Sample) -> str:
-    return sample.event["data"]["order"]["order_id"] if sample.event else sample.key
 
 
 def alive(pid: int) -> bool:
@@ -127,8 +147,10 @@ class Demo:
         self.outputs = [
             settings.topic_invoices_issued,
             settings.topic_invoices_failed,
+            settings.topic_invoices_clearance,
             *(dlq_topic(orders_topic(c)) for c in CHANNELS),
         ]
+        self.started = time.monotonic()
         self.by_event_id: dict[str, Sample] = {}
         self.by_source: dict[tuple[str, int, int], Sample] = {}
 
@@ -197,11 +219,18 @@ class Demo:
             if time.monotonic() >= next_commit_check:
                 await self._check_skipped(admin)
                 next_commit_check = time.monotonic() + 0.5
-            if all(s.got for s in SAMPLES):
+            if all(s.done for s in SAMPLES):
                 return True
         return False
 
     def _match(self, r: Any) -> None:
+        if r.topic == self.settings.topic_invoices_clearance:
+            data = json.loads(r.value)["data"]
+            sample = self.by_event_id.get(data["source_event_id"])
+            if sample is not None:
+                sample.clearance.append(data)
+                self._announce(data)
+            return
         if r.topic in (self.settings.topic_invoices_issued, self.settings.topic_invoices_failed):
             event = json.loads(r.value)
             sample = self.by_event_id.get(event["data"]["source_event_id"])
@@ -220,6 +249,15 @@ class Demo:
         if sample is not None:
             sample.got = "dead_letter"
             sample.record = {"topic": r.topic, "offset": r.offset, **headers}
+
+    def _announce(self, data: dict[str, Any]) -> None:
+        """One line per clearance change as it arrives: the KSeF part of the wait."""
+        detail = data["ksef_number"] or "; ".join(data["errors"]) or ""
+        print(
+            f"  [{time.monotonic() - self.started:4.1f} s] {data['order_id']:<10} "
+            f"{data['document_kind']:<10} {data['number']:<13} KSeF "
+            f"{data['previous_status'] or '-'} -> {data['status']}  {detail}".rstrip()
+        )
 
     async def _check_skipped(self, admin: AIOKafkaAdminClient) -> None:
         """A record with no output is finished once the worker logged its decision (fast) or,
@@ -240,203 +278,6 @@ class Demo:
             tp = TopicPartition(orders_topic(data["channel"]), s.partition)
             if line in log or (tp in committed and committed[tp].offset > s.offset):
                 s.got = "skipped"
-
-
-def sim_get(base: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:
-        return json.load(answer)
-
-
-def table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    print(f"\n{title}")
-    if not rows:
-        print("  (none)")
-        return
-    cells = [headers, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
-def report(args: argparse.Namespace) -> list[str]:
-    """Print the outcome tables; returns the problems found (empty when all went as expected)."""
-    problems: list[str] = []
-    for s in SAMPLES:
-        if not s.got and s.partition < 0:
-            problems.append(f"{s.file}: not published yet (it waits for {s.after})")
-        elif not s.got:
-            problems.append(f"{s.file}: no outcome arrived (expected {s.outcome})")
-        elif s.got != s.outcome:
-            problems.append(f"{s.file}: expected {s.outcome}, got {s.got}")
-
-    docs = [s for s in SAMPLES if s.got == "issued"]
-    table(
-        "Documents issued (invoices.issued)",
-        [
-            "seller",
-            "provider",
-            "channel",
-            "order",
-            "kind",
-            "number",
-            "net",
-            "VAT",
-            "gross",
-            "provider id",
-            "sent",
-        ],
-        [
-            [
-                d["seller_id"],
-                doc["provider"],
-                d["channel"],
-                d["order_id"],
-                doc["kind"],
-                doc["number"],
-                doc["totals"]["net"],
-                doc["totals"]["vat"],
-                doc["totals"]["gross"],
-                doc["provider_document_id"],
-                "yes" if doc["sent_to_buyer"] else "no",
-            ]
-            for s in docs
-            for d in [s.record]
-            for doc in [d["document"]]
-        ],
-    )
-    for s in docs:
-        doc = s.record["document"]
-        if s.outcome == "issued" and doc["kind"] != s.detail:
-            problems.append(f"{s.file}: expected a {s.detail}, got {doc['kind']}")
-        if s.outcome == "issued" and doc["provider"] != s.provider:
-            problems.append(f"{s.file}: expected {s.provider} to issue it, got {doc['provider']}")
-
-    failed = [s for s in SAMPLES if s.got == "failed"]
-    table(
-        "Failures (invoices.failed)",
-        ["seller", "channel", "order", "code", "class", "message"],
-        [
-            [
-                s.record["seller_id"],
-                s.record["channel"],
-                s.record["order_id"],
-                s.record["failure"]["code"],
-                s.record["failure"]["class"],
-                s.record["failure"]["message"],
-            ]
-            for s in failed
-        ],
-    )
-    for s in failed:
-        if s.outcome == "failed" and s.record["failure"]["code"] != s.detail:
-            problems.append(f"{s.file}: expected {s.detail}, got {s.record['failure']['code']}")
-
-    dead = [s for s in SAMPLES if s.got == "dead_letter"]
-    table(
-        "Dead letters (original bytes kept, reason in headers)",
-        ["topic", "offset", "key", "code", "reason"],
-        [
-            [s.record["topic"], s.record["offset"], s.key, s.record[ERROR_CODE], s.record[REASON]]
-            for s in dead
-        ],
-    )
-    for s in dead:
-        if s.outcome == "dead_letter" and s.record[ERROR_CODE] != s.detail:
-            problems.append(f"{s.file}: expected {s.detail}, got {s.record[ERROR_CODE]}")
-
-    # The simulator's own view: every issued document must be there, nothing for skipped orders.
-    try:
-        accounts = [a["prefix"] for a in sim_get(args.sim_url, "/__sim/accounts")]
-        stored = {p: sim_get(args.sim_url, f"/__sim/accounts/{p}/invoices") for p in accounts}
-        emails = {p: sim_get(args.sim_url, f"/__sim/accounts/{p}/emails") for p in accounts}
-    except OSError as exc:  # URLError is an OSError
-        return [*problems, f"the simulator at {args.sim_url} did not answer: {exc}"]
-    try:
-        wfirma = wfirma_documents(args.wfirma_url)
-    except OSError as exc:
-        return [*problems, f"the wFirma simulator at {args.wfirma_url} did not answer: {exc}"]
-    ids = {
-        "fakturownia": {str(inv["id"]) for invs in stored.values() for inv in invs},
-        "wfirma": {str(inv["id"]) for company in wfirma for inv in company["invoices"]},
-    }
-    for s in docs:
-        doc = s.record["document"]
-        if doc["provider_document_id"] not in ids.get(doc["provider"], set()):
-            problems.append(f"{s.file}: the {doc['provider']} simulator holds no such document")
-
-    skipped = [s for s in SAMPLES if s.got == "skipped"]
-    rows = []
-    for s in skipped:
-        data = s.event["data"]
-        held = [inv for invs in stored.values() for inv in invs if order_id(s) in inv["oid"]]
-        if held:
-            problems.append(f"{s.file}: auto-generate is off but the simulator holds a document")
-        rows.append(
-            [
-                data["seller_id"],
-                data["channel"],
-                order_id(s),
-                "no document (auto-generate off)",
-                f"simulator holds {len(held)} for it",
-            ]
-        )
-    table("Skipped (consumed, nothing issued)", ["seller", "channel", "order", "", "check"], rows)
-
-    table(
-        "Fakturownia simulator: stored documents per account",
-        ["account", "documents", "by kind", "e-mails sent"],
-        [
-            [
-                p,
-                len(stored[p]),
-                ", ".join(f"{k} {n}" for k, n in sorted(Counter(i["kind"] for i in invs).items()))
-                or "-",
-                len(emails[p]),
-            ]
-            for p, invs in stored.items()
-        ],
-    )
-
-    emailed = {e["invoice_id"] for company in wfirma for e in company["emails"]}
-    table(
-        "wFirma simulator: stored documents per company",
-        ["login", "company", "number", "type", "id_external", "net", "VAT", "gross", "e-mailed"],
-        [
-            [
-                company["login"],
-                company["id"],
-                inv["fullnumber"],
-                inv["type"],
-                inv["id_external"],
-                inv["netto"],
-                inv["tax"],
-                inv["total"],
-                "yes" if int(inv["id"]) in emailed else "no",
-            ]
-            for company in wfirma
-            for inv in company["invoices"]
-        ],
-    )
-    return problems
-
-
-def wfirma_documents(base: str) -> list[dict[str, Any]]:
-    """Per company of every login of the wFirma simulator: its stored documents and e-mails."""
-    companies = []
-    for login in sim_get(base, "/__sim/logins"):
-        for company in login["companies"]:
-            path = f"/__sim/logins/{login['login']}/companies/{company['id']}"
-            companies.append(
-                {
-                    "login": login["login"],
-                    "id": company["id"],
-                    "invoices": sim_get(base, f"{path}/invoices"),
-                    "emails": sim_get(base, f"{path}/emails"),
-                }
-            )
-    return companies
 
 
 async def skip_backlog(settings: Settings) -> int:
@@ -473,6 +314,22 @@ async def skip_backlog(settings: Settings) -> int:
         await admin.close()
 
 
+def post_ksef_rules(sim_url: str, path: Path) -> list[str]:
+    """Script KSeF outcomes per document at the Fakturownia simulator (its control API), from a
+    file of account prefix -> rules; returns one line per rule. Unscripted documents clear."""
+    lines = []
+    for prefix, rules in json.loads(path.read_text()).items():
+        request = urllib.request.Request(
+            f"{sim_url}/__sim/accounts/{prefix}/ksef/rules",
+            data=json.dumps(rules).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            for rule in json.load(answer):
+                lines.append(f"{prefix}: KSeF will {rule['path']} oid {rule['oid_regex'] or '*'}")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -480,12 +337,23 @@ def main() -> int:
         action="store_true",
         help="only move the worker's group past unread orders of earlier runs (before it starts)",
     )
+    parser.add_argument(
+        "--ksef-rules",
+        type=Path,
+        help="only post this file's scripted KSeF outcomes to the Fakturownia simulator",
+    )
     parser.add_argument("--sim-url", help="e.g. http://127.0.0.1:18081")
     parser.add_argument("--wfirma-url", help="e.g. http://127.0.0.1:18082")
     parser.add_argument("--worker-pid", type=int)
     parser.add_argument("--worker-log", type=Path)
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait")
     args = parser.parse_args()
+    if args.ksef_rules:
+        if not args.sim_url:
+            parser.error("--ksef-rules needs --sim-url")
+        for line in post_ksef_rules(args.sim_url, args.ksef_rules):
+            print(f"ok: {line}")
+        return 0
     settings = Settings()  # the worker's settings: same environment, same topics and group
     if args.skip_backlog:
         unread = asyncio.run(skip_backlog(settings))
@@ -502,7 +370,7 @@ def main() -> int:
     except KeyboardInterrupt:  # Ctrl-C: scripts/demo stops the services
         return 130
     waited = time.monotonic() - started
-    problems = report(args)
+    problems = report(SAMPLES, args.sim_url, args.wfirma_url)
     if not finished:
         problems.append(f"gave up waiting after {waited:.0f} s")
     if problems:

@@ -23,13 +23,17 @@ from domain.clearance import CheckPolicy, Observation, Step, Tracked, next_step
 from domain.ksef import ClearanceAction, ClearanceStatus, fakturownia_rule
 from domain.ports import ProviderError
 from domain.routing import ConnectionStatus
-from schemas.invoices import DocumentKind, IssuedDocument, Provider
+from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider
 from workers.events import Fact, clearance_changed_event
 from workers.publisher import Topics, event_record
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 RESEND_LEASE = dt.timedelta(seconds=30)
+WFIRMA_KSEF_KINDS = frozenset({DocumentKind.INVOICE, DocumentKind.CORRECTION})
+# a wFirma document that still reports no KSeF field after this is not sent (an account
+# outside KSeF, e.g. a small seller before 2027): announced not_applicable, no more checks
+WFIRMA_SILENCE = dt.timedelta(hours=1)
 # NIP-YYYYMMDD-hash(-checksum): how KSeF numbers invoices, as `duplicate_error` messages name them
 KSEF_NUMBER = re.compile(r"\b\d{10}-\d{8}-[0-9A-F]{6,}(?:-[0-9A-F]{2})?\b")
 
@@ -47,8 +51,14 @@ def to_track(
     ones (already cleared or rejected) and those never sent (receipts) are not watched: the
     `invoice.issued` event already says all there is."""
     clearance = document.clearance
-    if clearance is None or fact.document_kind is None or fact.provider is None:
+    if fact.document_kind is None or fact.provider is None:
         return None
+    if clearance is None:
+        if fact.provider is not Provider.WFIRMA or document.kind not in WFIRMA_KSEF_KINDS:
+            return None
+        # wFirma sends every invoice to KSeF by itself but reports nothing right after the
+        # create (ksef-2026.md §1.10): watch it; silence for WFIRMA_SILENCE means no KSeF
+        clearance = Clearance(status=None)
     status = fakturownia_rule(clearance.status).status
     if status not in (ClearanceStatus.PENDING, ClearanceStatus.OFFLINE):
         return None
@@ -125,6 +135,8 @@ class ClearanceTracker:
             check.announced,
         )
         step = next_step(tracked, seen, self._clock(), self._policy)
+        if self._silent_too_long(check, seen):
+            step = Step(ClearanceStatus.NOT_APPLICABLE, (ClearanceStatus.NOT_APPLICABLE,))
         await self._authorization(check, step, seen)
         adopted = await self._adopt_duplicate(check, seen)
         if adopted is not None and adopted.clearance is not None:
@@ -141,7 +153,9 @@ class ClearanceTracker:
                     f"(provider id {adopted.provider_document_id})",
                 ),
             )
-        resent = step.resend and await self._resend(check)
+        resent = False
+        if step.resend:  # extending the lease moves the row's version: keep the new one
+            check, resent = await self._resend(check)
         emailed = check.email_due and step.status is ClearanceStatus.CLEARED
         if emailed:
             await self._email(check)
@@ -172,26 +186,32 @@ class ClearanceTracker:
         provider = await self._providers.for_connection(conn)
         return await provider.get(check.provider_document_id)
 
-    async def _resend(self, check: Check) -> bool:
-        """`send_to_ksef=yes` once more, inside our lease (a re-send is a create at KSeF)."""
+    async def _resend(self, check: Check) -> tuple[Check, bool]:
+        """`send_to_ksef=yes` once more, inside our lease (a re-send is a create at KSeF);
+        the row as held now (a lease extension moves its version), and whether it was sent."""
         conn = await self._config.connection(check.connection_id)
         provider = await self._providers.for_connection(conn) if conn else None
         resend = getattr(provider, "send_to_ksef", None)
         if resend is None:
-            return False
-        await self._store.ensure_lease(check, RESEND_LEASE)
+            return check, False
+        check = await self._store.ensure_lease(check, RESEND_LEASE)
         try:
             await resend(check.provider_document_id)
         except ProviderError as exc:
             log.warning("re-sending %s to KSeF failed: %s", check.order_id, exc)
-            return False
+            return check, False
         log.info(
             "re-sent %s to KSeF (%d of %d)",
             check.order_id,
             check.resends + 1,
             self._policy.max_resends,
         )
-        return True
+        return check, True
+
+    def _silent_too_long(self, check: Check, seen: Observation) -> bool:
+        silent = seen.provider_status is None and seen.ksef_number is None
+        waited = self._clock() - check.created_at >= WFIRMA_SILENCE
+        return check.provider == Provider.WFIRMA.value and silent and waited
 
     async def _adopt_duplicate(self, check: Check, seen: Observation) -> IssuedDocument | None:
         """On `duplicate_error`, the invoice KSeF accepted under the number it names."""

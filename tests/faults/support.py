@@ -16,6 +16,7 @@ issued, failed or dead-lettered. It prints one summary line per test.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -40,6 +41,7 @@ from config.db import sessions_for
 from config.secrets import SecretBox
 from simulators.fakturownia import FakturowniaSimulator, SimAccount, SimDepartment
 from simulators.fakturownia import FaultRule as FakturowniaFault
+from simulators.fakturownia.ksef_rules import KsefRule
 from simulators.wfirma import (
     FaultRule as WfirmaFault,
 )
@@ -550,6 +552,64 @@ class FaultRun:
                 action="hang_after_commit", path_regex=r"^/invoices/add$", seconds=seconds, times=-1
             )
         )
+
+    # --- KSeF clearance (issue 11) ----------------------------------------------------------
+
+    def enable_ksef(
+        self, *, delay_seconds: float = 2.0, check_gaps: str = "1s", resend_gaps: str = "2s,3s,4s"
+    ) -> str:
+        """Both Fakturownia accounts send company invoices to KSeF by themselves (auto-send
+        `all_companies`, seller departments with the full address KSeF validation needs) and the
+        workers watch them on a per-run clearance topic, which is created and returned.
+
+        Call before starting workers: it changes their environment."""
+        for s in self.sellers:
+            if s.provider != "fakturownia":
+                continue
+            account = self.fakturownia.account(s.account)
+            account.ksef_enabled = True
+            account.gov_auto_send_mode = "all_companies"
+            account.ksef_delay_seconds = delay_seconds
+            account.departments = [
+                dataclasses.replace(d, street="ul. Długa 1", post_code="00-001", city="Warszawa")
+                for d in account.departments
+            ]
+            self.fakturownia.add_account(account)  # same prefix: settings replaced, data kept
+        topic = f"invoices.clearance.{self.uid}"
+        self.stack.extra_env |= {
+            "INVOICE_ROUTER_TOPIC_INVOICES_CLEARANCE": topic,
+            "INVOICE_ROUTER_CLEARANCE_CHECK_GAPS": check_gaps,
+            "INVOICE_ROUTER_CLEARANCE_RESEND_GAPS": resend_gaps,  # also the re-send budget
+            "INVOICE_ROUTER_CLEARANCE_POLL_SECONDS": "0.5",
+        }
+        create_topics(self.kafka, [topic], self.stack.partitions)
+        return topic
+
+    def ksef_rule(self, seller: Seller, rule: KsefRule) -> None:
+        self.fakturownia.add_ksef_rule(seller.account, rule)
+
+    def ksef_sends(self) -> Counter[str]:
+        """Sends to KSeF per document key (Fakturownia `oid`), over both accounts."""
+        return Counter(
+            str(send.oid)
+            for s in self.sellers
+            if s.provider == "fakturownia"
+            for send in self.fakturownia.ksef_sends(s.account)
+        )
+
+    def clearance_rows(self) -> dict[tuple[str, str, str, str | None], dict[str, Any]]:
+        rows = self.query(
+            "SELECT seller_id, channel, order_id, refund_id, status, provider_status, ksef_number, "
+            "errors, announced, checks, resends, next_check_at, lease_owner, lease_until "
+            "FROM clearance_checks"
+        )
+        for r in rows:  # JSON columns arrive as text
+            for column in ("errors", "announced"):
+                if isinstance(r[column], str):
+                    r[column] = json.loads(r[column])
+        return {
+            (r["seller_id"], r["channel"], r["order_id"], r["refund_id"] or None): r for r in rows
+        }
 
     # --- observation -------------------------------------------------------------------------
 

@@ -211,3 +211,108 @@ def test_a_wfirma_seller_gets_invoice_receipt_correction_and_one_document_when_i
     failure = w4[0]["data"]["failure"]
     assert failure["code"] == "provider_auth_failed"
     assert "reconnect" in failure["message"].lower()
+
+
+def test_wfirma_invoices_are_watched_until_ksef_decides_and_a_missing_authorisation_waits(
+    kafka_bootstrap: str, postgres_url: str, uid: str, tmp_path: Path
+) -> None:
+    """Issue 11 on wFirma: no KSeF webhook, so clearance is polled; an accepted invoice is
+    announced `cleared` with its KSeF number, a rejected one `rejected` with wFirma's messages;
+    while KSeF is not authorised for the login the order is parked (nothing created, connection
+    flagged) and issued by itself once it is."""
+    sim = WfirmaSimulator()
+    login = SimLogin(
+        login="kursy",
+        rate_limits=None,
+        companies=[
+            SimCompany(
+                id=1001,
+                name="Kursy",
+                nip="5252445767",
+                street="Prosta 1",
+                zip="00-001",
+                city="Warszawa",
+                series=[SimSeries(id=77, name="Sklep", template="SK [numer]/[rok]")],
+                ksef_enabled=True,
+                ksef_delay_seconds=1.0,
+            )
+        ],
+    )
+    sim.add_login(login)
+    sim.add_oauth_app(
+        SimOAuthApp(
+            client_id=f"cid-{uid}", client_secret=f"sec-{uid}", redirect_uri=REDIRECT, login="kursy"
+        )
+    )
+    sim.add_fault(
+        "kursy", FaultRule("ksef_reject", id_external_regex="W-REJ", messages=["Zły NIP"])
+    )
+    sim.add_fault("kursy", FaultRule("ksef_unauthorized", id_external_regex="W-AUTH"))
+    channel, clearance = f"shop-{uid}", f"invoices.clearance.{uid}"
+    topic = f"orders.{channel}"
+    with sim.serve_in_thread() as base:
+        stack = Stack(
+            kafka_bootstrap,
+            postgres_url,
+            uid,
+            [channel],
+            extra_env={
+                "INVOICE_ROUTER_WFIRMA_API_URL": base,
+                "INVOICE_ROUTER_WFIRMA_AUTH_URL": f"{base}/oauth2/auth",
+                "INVOICE_ROUTER_SECRET_KEYS": SecretBox.new_key(),
+                "INVOICE_ROUTER_TOPIC_INVOICES_CLEARANCE": clearance,
+                "INVOICE_ROUTER_CLEARANCE_CHECK_GAPS": "1s",
+                "INVOICE_ROUTER_CLEARANCE_POLL_SECONDS": "0.5",
+            },
+        )
+        stack.apply_config(CONFIG.format(uid=uid, redirect=REDIRECT))
+        connect(stack)
+        create_topics(
+            kafka_bootstrap,
+            [topic, f"{topic}.dlq", stack.issued_topic, stack.failed_topic, clearance],
+            stack.partitions,
+        )
+        seller = f"kursy-{uid}"
+        produce(
+            kafka_bootstrap,
+            [
+                order_record(topic, f.completed(seller, channel, f.order(o, company=True)))
+                for o in ("W-OK", "W-REJ", "W-AUTH")
+            ],
+        )
+        with worker_process(stack, tmp_path / "worker.log"):
+            out = collect(
+                kafka_bootstrap,
+                [stack.issued_topic, stack.failed_topic, clearance],
+                done=lambda rs: len({r.json()["id"] for r in rs if r.topic == clearance}) >= 2,
+                timeout=90,
+                settle=2,
+            )
+            ledger = stack_query(stack, "SELECT order_id, state, park_reason FROM issuances")
+            conn = stack_query(stack, "SELECT status, status_detail FROM provider_connections")
+        stored = {inv["id_external"]: inv for inv in sim.invoices("kursy", 1001)}
+    log = (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+    changes = {r.json()["data"]["order_id"]: r.json()["data"] for r in out if r.topic == clearance}
+    assert changes["W-OK"]["status"] == "cleared", log
+    assert changes["W-OK"]["ksef_number"] == stored[f"{channel}:W-OK"]["ksef_reference_number"]
+    assert changes["W-REJ"]["status"] == "rejected" and changes["W-REJ"]["errors"] == ["Zły NIP"]
+    assert f"{channel}:W-AUTH" not in stored and "W-AUTH" not in changes  # nothing created
+    parked = {row["order_id"]: row for row in ledger}["W-AUTH"]
+    assert (parked["state"], parked["park_reason"]) == ("parked", "needs_ksef_authorization")
+    full_log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert "share a KSeF-authorised user" in full_log  # what the seller must do, said once
+    # the flag clears by itself: KSeF accepted the login's other invoices afterwards
+    assert conn[0]["status"] == "ok"
+
+
+def stack_query(stack: Stack, sql: str) -> list[dict]:
+    import asyncpg
+
+    async def run() -> list[dict]:
+        db = await asyncpg.connect(stack.database_url.replace("+asyncpg", ""))
+        try:
+            return [dict(r) for r in await db.fetch(sql)]
+        finally:
+            await db.close()
+
+    return asyncio.run(run())

@@ -182,9 +182,11 @@ class Env:
         self.outbox = Outbox(sessions)
         self.store = store
 
-    def tracker(self, owner: str = "w1") -> ClearanceTracker:
+    def tracker(self, owner: str = "w1", lease_seconds: float = 30) -> ClearanceTracker:
         return ClearanceTracker(
-            ClearanceStore(self.sessions, lease_seconds=30, owner=owner, clock=self.clock),
+            ClearanceStore(
+                self.sessions, lease_seconds=lease_seconds, owner=owner, clock=self.clock
+            ),
             self.store,
             Registry(self.provider),
             TOPICS,
@@ -400,3 +402,19 @@ async def test_a_duplicate_error_adopts_the_invoice_ksef_accepted(env: Env) -> N
     assert events["B"]["status"] == "cleared" and events["B"]["ksef_number"] == number
     assert any("adopted" in e for e in events["B"]["errors"])
     assert env.provider.resent == [] and env.provider.issue_calls == 2  # nothing created again
+
+
+async def test_a_re_send_that_extends_a_short_lease_is_still_recorded(env: Env) -> None:
+    """Found by fault 11: extending the lease for a re-send moved the row's version, so the
+    check's result was refused as a takeover; re-sends went uncounted and unbounded."""
+    issued = await env.router.route(record(f.completed("s1", "ovoko", f.order("A", company=True))))
+    env.provider.ksef[issued.event.data.document.provider_document_id] = Clearance(
+        status="server_error"
+    )
+    tracker = env.tracker(lease_seconds=5)  # shorter than a re-send needs: extended first
+    for _ in range(4):
+        env.clock.now += dt.timedelta(minutes=20)
+        await tracker.run_due()
+    row = await env.row()
+    assert (row.resends, row.status, row.lease_owner) == (3, "rejected", None)
+    assert len(env.provider.resent) == 3
