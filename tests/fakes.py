@@ -97,3 +97,13 @@ class FakeProvider:
 
     async def aclose(self) -> None:
         pass
+
+
+class SingleProviderRegistry:
+    """A ProviderRegistry where every connection is served by one provider (a fake)."""
+
+    def __init__(self, provider: FakeProvider) -> None:
+        self.provider = provider
+
+    async def for_connection(self, conn: object) -> FakeProvider:
+        return self.provider

@@ -484,7 +484,10 @@ async def test_account_webhook_is_posted_on_status_changes_without_polling(
     async def accepted() -> bool:
         return any(p["invoice"]["gov_status"] == "ok" for p in received)
 
-    assert await eventually(accepted)
+    async def logged() -> bool:  # the delivery is logged once its answer is back
+        return len(sim.webhook_deliveries(PREFIX)) == 2
+
+    assert await eventually(accepted) and await eventually(logged)
     assert [p["invoice"]["gov_status"] for p in received] == ["processing", "ok"]
     assert {(p["kind"], p["api_token"], p["invoice"]["id"]) for p in received} == {
         ("invoice:update", "hook-secret", doc["id"])

@@ -23,6 +23,7 @@ from domain.ledger import RetrySchedule
 from schemas.invoices import Clearance, ClearanceStatus, IssuedDocument
 from tests import factories as f
 from tests.fakes import FakeProvider
+from tests.fakes import SingleProviderRegistry as Registry
 from workers.clearance import ClearanceTracker
 from workers.issuance import IssuanceService
 from workers.publisher import Topics
@@ -150,14 +151,6 @@ class KsefProvider(FakeProvider):
     @staticmethod
     def _with(doc: IssuedDocument, clearance: Clearance) -> IssuedDocument:
         return doc.model_copy(update={"clearance": clearance})
-
-
-class Registry:
-    def __init__(self, provider: FakeProvider) -> None:
-        self.provider = provider
-
-    async def for_connection(self, conn: object) -> FakeProvider:
-        return self.provider
 
 
 class Clock:

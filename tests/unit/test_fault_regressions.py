@@ -32,6 +32,7 @@ from domain.ports import ProviderInDoubt
 from schemas.invoices import FailureClass, FailureCode, IssuedDocument, Provider
 from tests import factories as f
 from tests.fakes import FakeProvider
+from tests.fakes import SingleProviderRegistry as Registry
 from workers.issuance import IssuanceService, Waits
 from workers.outage import Unavailable
 from workers.publisher import Topics
@@ -94,14 +95,6 @@ class LateCommitProvider(FakeProvider):
         for request in self.late:
             self._store(request)
         self.late.clear()
-
-
-class Registry:
-    def __init__(self, provider: FakeProvider) -> None:
-        self.provider = provider
-
-    async def for_connection(self, conn: object) -> FakeProvider:
-        return self.provider
 
 
 class Env:

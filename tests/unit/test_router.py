@@ -19,6 +19,7 @@ from domain.ports import ProviderAuthError, ProviderInDoubt, ProviderUnavailable
 from schemas.invoices import DocumentKind, FailureClass, FailureCode
 from tests import factories as f
 from tests.fakes import FakeProvider
+from tests.fakes import SingleProviderRegistry as Registry
 from workers.issuance import IssuanceService
 from workers.publisher import Topics
 from workers.records import DeadLettered, Failed, Issued, Parked, RawRecord, Skipped
@@ -40,14 +41,6 @@ sellers:
       - {channel: allegro, connection: main, target: "102", auto_generate: false}
 """
 TOPICS = Topics("out.issued", "out.failed", "group")
-
-
-class Registry:
-    def __init__(self, provider: FakeProvider) -> None:
-        self.provider = provider
-
-    async def for_connection(self, conn: object) -> FakeProvider:
-        return self.provider
 
 
 class Env:
