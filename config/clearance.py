@@ -213,7 +213,7 @@ class ClearanceStore:
             )
             if done.rowcount != 1:
                 raise LeaseLost(f"clearance check {check.id}: lease ended before the re-send")
-        return _replace_lease(check, until)
+        return replace(check, lease_until=until, version=check.version + 1)
 
     async def record(
         self, check: Check, outcome: Outcome, outbox: Sequence[OutboxRecord] = ()
@@ -261,10 +261,6 @@ class ClearanceStore:
             ClearanceCheck.version == check.version,
             ClearanceCheck.lease_owner == self.owner,
         )
-
-
-def _replace_lease(check: Check, until: dt.datetime) -> Check:
-    return replace(check, lease_until=until, version=check.version + 1)
 
 
 WEBHOOK_MOVES_MAX = 100

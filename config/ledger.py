@@ -26,7 +26,7 @@ from domain.ledger import (
     ParkReason,
     Slot,
     State,
-    depends_on,
+    predecessors,
 )
 from domain.ledger import on_redelivery as decide
 
@@ -362,18 +362,18 @@ class Ledger:
     async def has_unfinished_predecessor(self, entry: Entry) -> bool:
         """Does a document this one legally depends on still wait (so this one must wait)?
 
-        `domain.ledger.depends_on`: a correction waits for its order's sale and for corrections
-        received before it; a sale waits for nothing, whatever arrived first."""
+        `domain.ledger.predecessors`: a correction waits for its order's sale and for
+        corrections received before it; a sale waits for nothing, whatever arrived first."""
         k = entry.key
-        if not any(depends_on(k.slot, other, True) for other in Slot):
+        waits_for = predecessors(k.slot)
+        if not waits_for:
             return False
         depended = or_(
             *(
-                and_(Issuance.slot == other.value, Issuance.id < entry.id)
-                if not depends_on(k.slot, other, False)
-                else Issuance.slot == other.value
-                for other in Slot
-                if depends_on(k.slot, other, True)
+                and_(Issuance.slot == p.slot.value, Issuance.id < entry.id)
+                if p.earlier_only
+                else Issuance.slot == p.slot.value
+                for p in waits_for
             )
         )
         async with self._sessions() as session:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 # the vocabulary is part of the event contract (schemas); re-exported for domain callers
+from schemas.invoices import Clearance
 from schemas.invoices import ClearanceStatus as ClearanceStatus
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -76,6 +77,12 @@ def fakturownia_rule(gov_status: str | None) -> StatusRule:
     if key is not None and key.startswith(DEMO_PREFIX):
         key = key.removeprefix(DEMO_PREFIX)
     return FAKTUROWNIA_GOV_STATUS.get(key, UNKNOWN_STATUS)
+
+
+def clearance_status(clearance: Clearance | None) -> ClearanceStatus | None:
+    """Where a document the provider reported on stands in KSeF; None: it reports nothing
+    (KSeF not set up at the provider, or not yet)."""
+    return fakturownia_rule(clearance.status).status if clearance is not None else None
 
 
 # --- offline deadlines ------------------------------------------------------------------------

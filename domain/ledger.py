@@ -79,16 +79,22 @@ def on_redelivery(
     return ClaimOutcome.TAKE_OVER  # expired claim (crashed worker), waiting row, or a replay
 
 
-def depends_on(slot: Slot, other_slot: Slot, other_is_earlier: bool) -> bool:
-    """Must a document in `slot` wait for an unfinished one of the same order in `other_slot`?
+@dataclass(frozen=True)
+class Predecessor:
+    """Documents of the same order that one in a given slot must wait for while unfinished."""
 
-    Legal dependency, not arrival order: a correction needs its sale (whenever the sale event
+    slot: Slot
+    earlier_only: bool  # only those received before it (else: whenever they arrived)
+
+
+def predecessors(slot: Slot) -> tuple[Predecessor, ...]:
+    """Legal dependency, not arrival order: a correction needs its sale (whenever the sale event
     came) and is issued after the corrections received before it, since each one corrects the
     document as the earlier ones left it; a sale never waits for a refund. No cycle can form.
     """
     if slot is Slot.SALE:
-        return False
-    return other_slot is Slot.SALE or other_is_earlier
+        return ()
+    return (Predecessor(Slot.SALE, earlier_only=False), Predecessor(Slot.CORRECTION, True))
 
 
 def recreate_not_before(

@@ -18,10 +18,10 @@ from adapters.registry import ProviderRegistry
 from config.clearance import Check, ClearanceStore, NewCheck, Outcome, unobserved
 from config.ledger import LeaseLost, OutboxRecord
 from config.secrets import SecretsNotConfigured
-from config.store import ConfigStore
+from config.store import ConfigStore, ConnectionConfig
 from domain.clearance import CheckPolicy, Observation, Step, Tracked, next_step
-from domain.ksef import ClearanceAction, ClearanceStatus, fakturownia_rule
-from domain.ports import ProviderError
+from domain.ksef import ClearanceAction, ClearanceStatus, clearance_status, fakturownia_rule
+from domain.ports import InvoicingProvider, ProviderError
 from domain.routing import ConnectionStatus
 from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider
 from workers.events import Fact, clearance_changed_event
@@ -59,7 +59,7 @@ def to_track(
         # wFirma sends every invoice to KSeF by itself but reports nothing right after the
         # create (ksef-2026.md §1.10): watch it; silence for WFIRMA_SILENCE means no KSeF
         clearance = Clearance(status=None)
-    status = fakturownia_rule(clearance.status).status
+    status = clearance_status(clearance)
     if status not in (ClearanceStatus.PENDING, ClearanceStatus.OFFLINE):
         return None
     return NewCheck(
@@ -110,15 +110,21 @@ class ClearanceTracker:
         return len(checks)
 
     async def _check(self, check: Check) -> None:
+        """Read the document once, decide, act (each through the same provider), store."""
         try:
-            document = await self._read(check)
+            conn = await self._config.connection(check.connection_id)
+            if conn is None:
+                log.warning(
+                    "clearance of %s: connection %s is gone", check.order_id, check.connection_id
+                )
+                await self._store.record(check, self._unchanged(check, give_up=True))
+                return
+            provider = await self._providers.for_connection(conn)
+            document = await provider.get(check.provider_document_id)
         except (ProviderError, SecretsNotConfigured) as exc:
             # the provider (or our keys) will answer later: look again, change nothing
             log.info("clearance of %s not read (%s); retrying later", check.order_id, exc)
             await self._store.record(check, self._unchanged(check))
-            return
-        if document is None:
-            await self._store.record(check, self._unchanged(check, give_up=True))
             return
         clearance = document.clearance
         seen = Observation(
@@ -137,8 +143,8 @@ class ClearanceTracker:
         step = next_step(tracked, seen, self._clock(), self._policy)
         if self._silent_too_long(check, seen):
             step = Step(ClearanceStatus.NOT_APPLICABLE, (ClearanceStatus.NOT_APPLICABLE,))
-        await self._authorization(check, step, seen)
-        adopted = await self._adopt_duplicate(check, seen)
+        await self._authorization(check, conn, step, seen)
+        adopted = await self._adopt_duplicate(check, provider, seen)
         if adopted is not None and adopted.clearance is not None:
             # KSeF holds this invoice already (e.g. an earlier send that answered too late):
             # that accepted one is the invoice; never a second document
@@ -155,10 +161,10 @@ class ClearanceTracker:
             )
         resent = False
         if step.resend:  # extending the lease moves the row's version: keep the new one
-            check, resent = await self._resend(check)
+            check, resent = await self._resend(check, provider)
         emailed = check.email_due and step.status is ClearanceStatus.CLEARED
         if emailed:
-            await self._email(check)
+            await self._email(check, provider)
         outcome = Outcome(
             status=step.status,
             provider_status=seen.provider_status,
@@ -176,21 +182,9 @@ class ClearanceTracker:
             check, outcome, self._events(check, step, seen, outcome, assigned_at)
         )
 
-    async def _read(self, check: Check) -> IssuedDocument | None:
-        conn = await self._config.connection(check.connection_id)
-        if conn is None:
-            log.warning(
-                "clearance of %s: connection %s is gone", check.order_id, check.connection_id
-            )
-            return None
-        provider = await self._providers.for_connection(conn)
-        return await provider.get(check.provider_document_id)
-
-    async def _resend(self, check: Check) -> tuple[Check, bool]:
+    async def _resend(self, check: Check, provider: InvoicingProvider) -> tuple[Check, bool]:
         """`send_to_ksef=yes` once more, inside our lease (a re-send is a create at KSeF);
         the row as held now (a lease extension moves its version), and whether it was sent."""
-        conn = await self._config.connection(check.connection_id)
-        provider = await self._providers.for_connection(conn) if conn else None
         resend = getattr(provider, "send_to_ksef", None)
         if resend is None:
             return check, False
@@ -213,13 +207,13 @@ class ClearanceTracker:
         waited = self._clock() - check.created_at >= WFIRMA_SILENCE
         return check.provider == Provider.WFIRMA.value and silent and waited
 
-    async def _adopt_duplicate(self, check: Check, seen: Observation) -> IssuedDocument | None:
+    async def _adopt_duplicate(
+        self, check: Check, provider: InvoicingProvider, seen: Observation
+    ) -> IssuedDocument | None:
         """On `duplicate_error`, the invoice KSeF accepted under the number it names."""
         if fakturownia_rule(seen.provider_status).action is not ClearanceAction.RECONCILE_DUPLICATE:
             return None
         number = next((m for e in seen.errors for m in KSEF_NUMBER.findall(e)), None)
-        conn = await self._config.connection(check.connection_id)
-        provider = await self._providers.for_connection(conn) if conn else None
         search = getattr(provider, "find_by_ksef_number", None)
         if number is None or search is None:
             log.warning(
@@ -241,11 +235,10 @@ class ClearanceTracker:
         )
         return found
 
-    async def _authorization(self, check: Check, step: Step, seen: Observation) -> None:
+    async def _authorization(
+        self, check: Check, conn: ConnectionConfig, step: Step, seen: Observation
+    ) -> None:
         """Tell ops and the seller that KSeF refuses the account; clear it once KSeF answers."""
-        conn = await self._config.connection(check.connection_id)
-        if conn is None:
-            return
         waiting = conn.status is ConnectionStatus.NEEDS_KSEF_AUTHORIZATION
         if step.needs_authorization and conn.status is ConnectionStatus.OK:
             detail = (
@@ -260,13 +253,9 @@ class ClearanceTracker:
             log.info("connection %s: KSeF answers again", check.connection_id)
             await self._config.set_status(check.connection_id, ConnectionStatus.OK)
 
-    async def _email(self, check: Check) -> None:
+    async def _email(self, check: Check, provider: InvoicingProvider) -> None:
         """The buyer's e-mail, held back until KSeF numbered the invoice; tried exactly once
         (a crash between sending and recording it can send it twice, as at creation)."""
-        conn = await self._config.connection(check.connection_id)
-        if conn is None:
-            return
-        provider = await self._providers.for_connection(conn)
         try:
             delivery = await provider.send_to_buyer(check.provider_document_id)
         except ProviderError as exc:

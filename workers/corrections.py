@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from domain.corrections import RefundDoesNotFit, line_key, refund_lines
 from domain.documents import CorrectionSpec, DocumentRequest, refund_key, sales_document
-from domain.ksef import ClearanceStatus, fakturownia_rule
+from domain.ksef import ClearanceStatus, clearance_status
 from domain.ports import InvoicingProvider
 from domain.routing import ChannelRoute, decide_sales_document
 from schemas.invoices import DocumentKind, FailureCode, IssuedDocument, Violation
@@ -100,7 +100,7 @@ def _cleared_number(order_id: str, original: IssuedDocument) -> str | None:
     KSeF has not numbered yet waits, and one of an invoice KSeF rejected (never issued) fails.
     Documents that never go to KSeF (receipts, accounts without KSeF) have none to name."""
     clearance = original.clearance
-    status = fakturownia_rule(clearance.status).status if clearance else None
+    status = clearance_status(clearance)
     if status in (ClearanceStatus.PENDING, ClearanceStatus.OFFLINE):
         raise CorrectionRefused(
             FailureCode.ORIGINAL_NOT_CLEARED,

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from adapters.registry import ProviderRegistry
-from config.ledger import Entry, Ledger, OutboxRecord
+from config.ledger import Entry, Ledger, OutboxRecord, Source
 from config.secrets import SecretsNotConfigured
 from config.store import ConfigStore
 from domain.documents import DocumentRequest, sales_document
@@ -533,15 +533,7 @@ class IssuanceService:
         event: InvoiceFailed = failed_event(fact, failure)
         outbox: list[OutboxRecord] = [event_record(self._topics, event)]
         if dead_letter is not None:
-            source = job.entry.source
-            raw = RawRecord(
-                source.topic,
-                source.partition,
-                source.offset,
-                source.key,
-                source.value,
-                source.headers,
-            )
+            raw = consumed_record(job.entry.source)
             outbox.append(dead_letter_record(self._topics, raw, *dead_letter))
         await self._ledger.finish(
             job.entry,
@@ -552,6 +544,13 @@ class IssuanceService:
             outbox=outbox,
         )
         return Failed(event)
+
+
+def consumed_record(source: Source) -> RawRecord:
+    """The record an entry came from, as consumed (dead letters carry it verbatim)."""
+    return RawRecord(
+        source.topic, source.partition, source.offset, source.key, source.value, source.headers
+    )
 
 
 def _not_configured(message: str) -> Failure:

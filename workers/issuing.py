@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.documents import DocumentRequest
-from domain.ksef import fakturownia_rule
+from domain.ksef import clearance_status
 from domain.ports import (
     DuplicateDocument,
     InvoicingProvider,
@@ -125,9 +125,7 @@ async def deliver(
 
 def awaits_ksef(doc: IssuedDocument) -> bool:
     """On its way to KSeF without a number yet: not an invoice the buyer may hold (ADR 0004)."""
-    if doc.clearance is None:
-        return False
-    return fakturownia_rule(doc.clearance.status).status is ClearanceStatus.PENDING
+    return clearance_status(doc.clearance) is ClearanceStatus.PENDING
 
 
 async def _reconcile(

@@ -16,7 +16,7 @@ from config.ledger import Entry, LeaseLost, Ledger, Source
 from domain.ledger import ClaimOutcome, LedgerKey, State
 from schemas.invoices import InvoiceIssued
 from schemas.orders import OrderCompleted, OrderRefunded
-from workers.issuance import IssuanceService, Job, slot_of
+from workers.issuance import IssuanceService, Job, consumed_record, slot_of
 from workers.logs import bind, correlate
 from workers.outage import Unavailable, dependency_down
 from workers.parsing import ORDER_EVENT as _ORDER_EVENT
@@ -131,8 +131,7 @@ class OrderRouter:
         fixed, and close the claim (`failed`), so no row is left claimed behind the order's
         later documents and a replay takes it over with a lookup first."""
         log.exception("unexpected error issuing %s", entry.key)
-        s = entry.source
-        record = RawRecord(s.topic, s.partition, s.offset, s.key, s.value, s.headers)
+        record = consumed_record(entry.source)
         outcome = dead(record, "internal_error", f"{type(exc).__name__}: {exc}"[:1000], exc)
         try:
             await self._ledger.finish(
