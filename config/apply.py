@@ -24,6 +24,7 @@ from config.credentials import read_credentials, write_credentials
 from config.models import ChannelMapping, ProviderConnection, Seller
 from config.secrets import SecretBox
 from domain.routing import DocumentPolicy
+from domain.vat import ViesPolicy
 from schemas.common import ChannelName
 from schemas.invoices import Provider
 
@@ -41,6 +42,34 @@ class ConnectionSpec(_Spec):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class TaxSpec(_Spec):
+    """The seller's tax profile (docs/vat.md): what the VAT decision may do for its orders."""
+
+    intra_eu_registered: bool = Field(False, description="VAT-UE registered: may issue WDT")
+    oss_registered: bool = Field(
+        False, description="OSS registered or over the EU-wide 10,000 EUR distance-sales threshold"
+    )
+    vies_unavailable: ViesPolicy = Field(
+        ViesPolicy.PARK, description="When VIES cannot answer: park (wait) or domestic VAT"
+    )
+
+
+class ChannelVatSpec(_Spec):
+    """A channel's VAT defaults, for lines that do not say (docs/vat.md)."""
+
+    margin_scheme_default: bool = Field(
+        False, description="Every goods line under the margin scheme (e.g. a dismantler)"
+    )
+    split_payment_goods_default: bool = Field(
+        False, description="Goods lines are Annex 15 goods (car parts): split payment over 15,000"
+    )
+
+
+def stored_json(spec: _Spec) -> dict[str, Any]:
+    """A tax spec as its JSON column holds it: only what differs from the defaults."""
+    return spec.model_dump(mode="json", exclude_defaults=True)
+
+
 class ChannelSpec(_Spec):
     channel: ChannelName
     connection: str
@@ -48,11 +77,13 @@ class ChannelSpec(_Spec):
     auto_generate: bool = True
     document_policy: DocumentPolicy = DocumentPolicy.AUTO
     send_by_email: bool = False
+    vat: ChannelVatSpec = Field(default_factory=ChannelVatSpec)
 
 
 class SellerSpec(_Spec):
     id: str = Field(min_length=1, max_length=200)
     name: str
+    tax: TaxSpec = Field(default_factory=TaxSpec)
     connections: list[ConnectionSpec] = Field(default_factory=list)
     channels: list[ChannelSpec] = Field(default_factory=list)
 
@@ -134,13 +165,17 @@ async def _apply_seller(
     session: AsyncSession, spec: SellerSpec, report: ApplyReport, box: SecretBox
 ) -> None:
     seller = await load_seller(session, spec.id)
+    tax = stored_json(spec.tax)
     if seller is None:
-        seller = Seller(id=spec.id, name=spec.name, connections=[], mappings=[])
+        seller = Seller(id=spec.id, name=spec.name, tax_profile=tax, connections=[], mappings=[])
         session.add(seller)
         report.note(f"seller {spec.id}: created")
     elif seller.name != spec.name:
         seller.name = spec.name
         report.note(f"seller {spec.id}: renamed")
+    if seller.tax_profile != tax:
+        seller.tax_profile = tax
+        report.note(f"seller {spec.id}: tax profile updated")
     conns = _sync_connections(seller, spec, report, box)
     await session.flush()
     _sync_mappings(seller, spec, conns, report)
@@ -192,6 +227,7 @@ def upsert_mapping(seller: Seller, spec: ChannelSpec, connection_id: int) -> str
         "auto_generate": spec.auto_generate,
         "document_policy": spec.document_policy.value,
         "send_by_email": spec.send_by_email,
+        "vat_defaults": stored_json(spec.vat),
     }
     row = next((m for m in seller.mappings if m.channel == spec.channel), None)
     if row is None:
@@ -223,6 +259,7 @@ def seller_view(seller: Seller, box: SecretBox) -> dict[str, Any]:
     return {
         "id": seller.id,
         "name": seller.name,
+        "tax": TaxSpec.model_validate(seller.tax_profile or {}).model_dump(mode="json"),
         "connections": [
             {
                 "name": c.name,
@@ -241,6 +278,7 @@ def seller_view(seller: Seller, box: SecretBox) -> dict[str, Any]:
                 "auto_generate": m.auto_generate,
                 "document_policy": m.document_policy,
                 "send_by_email": m.send_by_email,
+                "vat": ChannelVatSpec.model_validate(m.vat_defaults or {}).model_dump(),
             }
             for m in sorted(seller.mappings, key=lambda m: m.channel)
         ],

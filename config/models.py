@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -35,6 +36,8 @@ class Seller(Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(String(256))
+    # domain.vat.TaxProfile fields (config/tax_profile.py); empty: domestic VAT only
+    tax_profile: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     updated_at: Mapped[dt.datetime] = _now()
 
     connections: Mapped[list[ProviderConnection]] = relationship(
@@ -254,6 +257,8 @@ class ChannelMapping(Base):
     auto_generate: Mapped[bool] = mapped_column(Boolean, default=True)
     document_policy: Mapped[str] = mapped_column(String(32), default="auto")
     send_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # per-channel VAT defaults merged over the seller's tax profile (config/tax_profile.py)
+    vat_defaults: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     updated_at: Mapped[dt.datetime] = _now()
 
     seller: Mapped[Seller] = relationship(back_populates="mappings")
@@ -298,3 +303,31 @@ class WebhookSecret(Base):
     )
     secret_sha256: Mapped[str] = mapped_column(String(64))
     generated_at: Mapped[dt.datetime] = _now()  # when the current secret replaced the last
+
+
+class ConfigGeneration(Base):
+    """One number the database bumps (triggers, migration 0012) on every change to sellers,
+    connections or channel mappings: workers re-read their cached configuration only when it
+    moved (config/store.py)."""
+
+    __tablename__ = "config_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ViesCheck(Base):
+    """A definite VIES answer for a VAT id, kept for the Polish day it was given (issue 13).
+
+    One row per id per day: the cache every worker reads (config/vies_cache.py), and the record
+    of the check an intra-EU supply relied on. "VIES unavailable" is never stored.
+    """
+
+    __tablename__ = "vies_checks"
+
+    vat_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # prefixed: DE123456789
+    check_day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # Polish calendar day
+    valid: Mapped[bool] = mapped_column(Boolean)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str | None] = mapped_column(Text, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(100), default=None)  # consultation no.

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         description="Only the simulator and tests override this; {prefix} is the account prefix",
     )
     provider_timeout_seconds: float = Field(20.0, gt=0)
+    vies_url: str = Field(
+        "https://ec.europa.eu/taxation_customs/vies/rest-api",
+        description="VIES REST API (EU VAT number checks); the simulator and tests override it",
+    )
     retry_schedule: str = Field(
         "10s,1m,5m,30m,2h", description="Delays before each retry of a transient failure"
     )
@@ -138,6 +142,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the HTTP configuration API (`invoice-router api`)"
+    )
+    console_session_minutes: float = Field(
+        480, gt=0, description="How long a web console sign-in lasts (workers/console/)"
     )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(

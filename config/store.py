@@ -1,23 +1,30 @@
 """Read side of the configuration store, as the router needs it.
 
-Lookups are cached for `ttl` seconds: a changed mapping takes effect within seconds on every
-worker, without a restart and without a database round trip per event.
+Lookups are cached until the configuration changes: the database bumps one generation number
+on every change to sellers, connections and mappings (migration 0012), and the store reads that
+number at most once every `ttl` seconds. A changed mapping takes effect within seconds on every
+worker, without a restart, and a fleet of sellers costs no route query per event. `max_age`
+bounds how long an entry lives even when the number does not move.
 """
 
 from __future__ import annotations
 
-import time
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from config.cache import SingleFlightCache
 from config.credentials import read_credentials
-from config.models import ChannelMapping, ProviderConnection
+from config.models import ChannelMapping, ConfigGeneration, ProviderConnection, Seller
 from config.secrets import SecretBox
+from config.tax_profile import tax_profile
 from domain.routing import ChannelRoute, ConnectionStatus, DocumentPolicy
 from schemas.invoices import Provider
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,31 +43,54 @@ class ConnectionConfig:
 
 
 class ConfigStore:
-    def __init__(self, sessions: async_sessionmaker, box: SecretBox, ttl: float = 2.0) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        box: SecretBox,
+        ttl: float = 2.0,
+        max_age: float = 300.0,
+    ) -> None:
         self._sessions = sessions
         self._box = box
-        self._ttl = ttl
-        self._routes: dict[tuple[str, str], tuple[float, ChannelRoute | None]] = {}
-        self._connections: dict[int, tuple[float, ConnectionConfig | None]] = {}
+        self._routes: SingleFlightCache[tuple[str, str], ChannelRoute | None]
+        self._routes = SingleFlightCache(max_age)
+        self._connections: SingleFlightCache[int, ConnectionConfig | None]
+        self._connections = SingleFlightCache(max_age)
+        self._generations: SingleFlightCache[None, int | None] = SingleFlightCache(ttl)
+        self._generation: int | None = None  # the one the cached entries were read at
 
     async def route_for(self, seller_id: str, channel: str) -> ChannelRoute | None:
-        key = (seller_id, channel)
-        hit = self._routes.get(key)
-        if hit and time.monotonic() - hit[0] < self._ttl:
-            return hit[1]
-        route = await self._load_route(seller_id, channel)
-        self._routes[key] = (time.monotonic(), route)
-        return route
+        await self._still_current()
+        return await self._routes.get(
+            (seller_id, channel), lambda: self._load_route(seller_id, channel)
+        )
 
     async def connection(self, connection_id: int) -> ConnectionConfig | None:
-        hit = self._connections.get(connection_id)
-        if hit and time.monotonic() - hit[0] < self._ttl:
-            return hit[1]
+        await self._still_current()
+        return await self._connections.get(
+            connection_id, lambda: self._load_connection(connection_id)
+        )
+
+    async def _still_current(self) -> None:
+        """Forget every cached entry when the configuration changed since they were read."""
+        generation = await self._generations.get(None, self._read_generation)
+        if generation != self._generation:
+            if self._generation is not None:
+                log.info("configuration changed (generation %s): cached routes dropped", generation)
+            self._routes.clear()
+            self._connections.clear()
+            self._generation = generation
+
+    async def _read_generation(self) -> int | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(ConfigGeneration.value).where(ConfigGeneration.id == 1)
+            )
+
+    async def _load_connection(self, connection_id: int) -> ConnectionConfig | None:
         async with self._sessions() as session:
             row = await session.get(ProviderConnection, connection_id)
-            conn = _connection(row, self._box) if row else None
-        self._connections[connection_id] = (time.monotonic(), conn)
-        return conn
+            return _connection(row, self._box) if row else None
 
     async def mark_needs_reauth(self, connection_id: int, detail: str) -> None:
         """The provider refused the credentials: a clear state for the seller, no retry loop."""
@@ -76,18 +106,20 @@ class ConfigStore:
     def invalidate(self) -> None:
         self._routes.clear()
         self._connections.clear()
+        self._generations.clear()
 
     async def _load_route(self, seller_id: str, channel: str) -> ChannelRoute | None:
         stmt = (
-            select(ChannelMapping, ProviderConnection)
+            select(ChannelMapping, ProviderConnection, Seller.tax_profile)
             .join(ProviderConnection, ChannelMapping.connection_id == ProviderConnection.id)
+            .join(Seller, ChannelMapping.seller_id == Seller.id)
             .where(ChannelMapping.seller_id == seller_id, ChannelMapping.channel == channel)
         )
         async with self._sessions() as session:
             found = (await session.execute(stmt)).first()
         if found is None:
             return None
-        mapping, conn = found
+        mapping, conn, seller_tax = found
         return ChannelRoute(
             seller_id=seller_id,
             channel=channel,
@@ -99,6 +131,7 @@ class ConfigStore:
             send_by_email=mapping.send_by_email,
             receipts_enabled=bool(conn.options.get("receipts_enabled", False)),
             connection_status=ConnectionStatus(conn.status),
+            tax=tax_profile(seller_tax, mapping.vat_defaults),
         )
 
 

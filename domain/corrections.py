@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from domain.ksef import ksef_text
+from domain.money import DocumentTotals, totals_by_rate_group
 from schemas.common import VatRate
 from schemas.invoices import Violation
 from schemas.orders import Order, Refund
@@ -31,6 +32,12 @@ class LineState:
     quantity: Decimal
     gross: Decimal
     sku: str | None = None
+    rate: str | None = None  # the stored rate when not a Polish one ("oss:20", "margin")
+
+    @property
+    def rate_code(self) -> str:
+        """What the document states: a correction repeats its original's rate (issue 13)."""
+        return self.rate or self.vat_rate.value
 
 
 @dataclass(frozen=True)
@@ -139,3 +146,19 @@ def refund_lines(
     if problems:
         raise RefundDoesNotFit(problems)
     return out
+
+
+def correction_totals(
+    current: Iterable[LineState], lines: Iterable[CorrectionLine]
+) -> DocumentTotals:
+    """What a correction changes: the document's per-rate totals after it minus before it.
+
+    VAT is computed per rate group of the whole document (domain.money), so the correction's
+    VAT must be the difference of those totals, not VAT computed from the refunded gross alone:
+    the corrected document then shows exactly what a fresh invoice for what is left would.
+    """
+    state = list(current)
+    after = {line.before.key: line.after for line in lines}
+    before_totals = totals_by_rate_group((s.gross, s.rate_code) for s in state)
+    after_totals = totals_by_rate_group((after.get(s.key, s).gross, s.rate_code) for s in state)
+    return after_totals - before_totals

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.corrections import CorrectionLine
 from domain.money import line_gross
-from domain.taxid import TaxId, classify_tax_id
+from domain.taxid import TaxId, buyer_tax_id
 from schemas.common import GtuCode, VatRate
 from schemas.invoices import DocumentKind
 from schemas.orders import Order, PaymentMethod
@@ -40,9 +40,34 @@ class DocumentLine:
     quantity: Decimal
     unit: str
     total_gross: Decimal
-    vat_rate: VatRate
+    vat_rate: VatRate  # the connector's rate as sent
     gtu: GtuCode | None = None
     sku: str | None = None
+    # the rate the VAT decision applied, provider-neutral: "23", "0", "np", "zw", "oss:20",
+    # "margin" (domain/vat.py RateLine.rate); None: the connector's `vat_rate` (domestic)
+    rate: str | None = None
+
+    @property
+    def rate_code(self) -> str:
+        """The rate to print: the decision's when there is one, else the connector's."""
+        return self.rate or self.vat_rate.value
+
+
+@dataclass(frozen=True)
+class TaxTreatment:
+    """The document-level part of the VAT decision that adapters print (issue 13).
+
+    Kept as plain values so adapters need not know the decision's rules: only which provider
+    fields say "WDT", "export", "OSS", "margin", "reverse charge" and "split payment".
+    """
+
+    treatment: str = "domestic"  # a domain.vat.VatTreatment value
+    buyer_vat_id: str | None = None  # with its country prefix (WDT, reverse charge)
+    annotation: str | None = None  # the legally required wording printed on the document
+    legal_basis: str | None = None
+    split_payment: bool = False  # "mechanizm podzielonej płatności" (MPP)
+    destination: str | None = None  # the ship-to country (ISO 3166 alpha-2)
+    oss: bool = False  # the destination's VAT through OSS (lines at "oss:<percent>")
 
 
 @dataclass(frozen=True)
@@ -72,10 +97,33 @@ class DocumentRequest:
     order_number: str
     send_to_buyer: bool
     correction: CorrectionSpec | None = None
+    tax: TaxTreatment = TaxTreatment()
 
     @property
     def total_gross(self) -> Decimal:
         return sum((line.total_gross for line in self.lines), Decimal(0))
+
+    @property
+    def asks_nbp_rate(self) -> bool:
+        """Non-PLN documents state their VAT in PLN at the NBP table A rate (art. 31a), which
+        the provider computes; the adapter must ask for it explicitly."""
+        return self.currency != "PLN"
+
+
+def correction_treatment(
+    original: str | None, order: Order, split_payment: bool, lines: tuple[CorrectionLine, ...]
+) -> TaxTreatment:
+    """A correction keeps its original's treatment, read from the original document (never
+    decided again: VIES or the seller's settings may have changed since the sale); its lines
+    repeat the original's stored rates."""
+    address = order.buyer.address
+    destination = order.ship_to_country or (address.country if address else None)
+    return TaxTreatment(
+        treatment=original or "domestic",
+        destination=destination or "PL",
+        split_payment=split_payment,
+        oss=any(x.before.rate_code.startswith("oss:") for x in lines),
+    )
 
 
 def sales_key(channel: str, order_id: str) -> str:
@@ -102,7 +150,7 @@ def buyer_info(order: Order) -> BuyerInfo:
         name=b.company_name or person,
         first_name=b.first_name,
         last_name=b.last_name,
-        tax_id=classify_tax_id(b.tax_id) if b.tax_id else None,
+        tax_id=buyer_tax_id(order),
         email=b.email,
         street=a.street if a else None,
         postal_code=a.postal_code if a else None,

@@ -34,6 +34,7 @@ class ParkReason(StrEnum):
     NEEDS_REAUTH = "needs_reauth"  # resumes when the connection is fixed
     CREDENTIALS_UNREADABLE = "credentials_unreadable"  # the secret keys do not open them (ops)
     NEEDS_KSEF_AUTHORIZATION = "needs_ksef_authorization"  # retried hourly until authorised
+    VIES_UNAVAILABLE = "vies_unavailable"  # the VAT decision waits for a VIES answer
 
 
 class Slot(StrEnum):

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.vat import TaxProfile
 from schemas.invoices import DocumentKind, Provider
 from schemas.orders import Order
+
+DOMESTIC_ONLY = TaxProfile()  # no VAT-UE, no OSS: every order is a domestic sale
 
 
 class DocumentPolicy(StrEnum):
@@ -37,6 +40,7 @@ class ChannelRoute:
     send_by_email: bool
     receipts_enabled: bool
     connection_status: ConnectionStatus = ConnectionStatus.OK
+    tax: TaxProfile = DOMESTIC_ONLY  # the seller's tax profile with the channel's defaults
 
 
 def decide_sales_document(order: Order, route: ChannelRoute) -> DocumentKind:

@@ -45,6 +45,7 @@ from schemas.topics import (
     INVOICES_ISSUED,
     ORDERS_PREFIX,
 )
+from schemas.vat_examples import issued_examples
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 JSON_DIR = "json"
@@ -396,7 +397,8 @@ def asyncapi_document() -> dict[str, Any]:
                 ),
                 "invoiceIssued": _event_message(
                     contracts[INVOICE_ISSUED], _OUTPUT_KEY, _ORDER_ID_OUT, True
-                ),
+                )
+                | {"examples": issued_examples()},  # one per VAT treatment (issue 13)
                 "invoiceFailed": _event_message(
                     contracts[INVOICE_FAILED], _OUTPUT_KEY, _ORDER_ID_OUT, True
                 ),

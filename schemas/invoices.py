@@ -67,6 +67,51 @@ class Clearance(_Out):
     verification_link: str | None = None  # what the invoice's KSeF QR code encodes
 
 
+VatTreatmentName = Literal[
+    "domestic",
+    "intra_eu_supply",
+    "export",
+    "eu_distance_sale",
+    "margin_used_goods",
+    "reverse_charge_services",
+]
+"""How the document's VAT was decided (docs/vat.md); one per document."""
+
+ExchangeRate = Annotated[str, Field(pattern=r"^[0-9]{1,6}(\.[0-9]{1,8})?$")]
+
+
+class RateTotals(_Out):
+    """The document's amounts for one VAT rate, as the provider computed them."""
+
+    rate: str = Field(
+        description='Provider-neutral rate code: "23", "8", "5", "0", "zw", "np", '
+        '"oss:<percent>" (destination VAT under OSS) or "margin" (no VAT shown)'
+    )
+    net: Money
+    vat: Money
+    gross: Money
+
+
+class Exchange(_Out):
+    """A non-PLN document's conversion at the NBP table A rate of the last business day
+    before the tax point (art. 31a ustawy o VAT), as the provider returned it."""
+
+    currency: CurrencyCode
+    rate: ExchangeRate = Field(description="PLN for one unit of `currency`")
+    table: str | None = Field(None, description='NBP table number, e.g. "182/A/NBP/2025"')
+    date: dt.date | None = Field(None, description="The table's effective date")
+    vat_pln: Money | None = Field(None, description="The document's VAT in PLN")
+
+
+class ViesCheck(_Out):
+    """The VIES answer an intra-EU supply relied on (or the check that refused it)."""
+
+    vat_id: str = Field(description="With its country prefix, e.g. DE123456789")
+    valid: bool
+    checked_at: Timestamp
+    request_id: str | None = Field(None, description="VIES consultation number, if given")
+
+
 class IssuedDocument(_Out):
     kind: DocumentKind
     provider: Provider
@@ -80,6 +125,18 @@ class IssuedDocument(_Out):
     sent_to_buyer: bool = False
     corrected_document_id: Identifier | None = None
     clearance: Clearance | None = None
+    # issue 13, additive: the VAT treatment decided before the provider call
+    vat_treatment: VatTreatmentName | None = None
+    rate_totals: list[RateTotals] = Field(default_factory=list)
+    exchange: Exchange | None = None
+    vies: ViesCheck | None = None
+    split_payment: bool = False
+    annotation: str | None = Field(None, description="The legally required wording printed")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Where the decision differs from what the connector sent (e.g. a 23 % "
+        "line issued at 0 % as an intra-EU supply), in words",
+    )
 
 
 class FailureCode(StrEnum):
@@ -97,6 +154,12 @@ class FailureCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     KSEF_REJECTED = "ksef_rejected"
     ORIGINAL_NOT_CLEARED = "original_not_cleared"
+    # issue 13: the VAT treatment cannot be decided from the order (docs/vat.md)
+    VAT_TREATMENT_AMBIGUOUS = "vat_treatment_ambiguous"
+    VAT_RATE_UNKNOWN_FOR_COUNTRY = "vat_rate_unknown_for_country"
+    VAT_TREATMENT_MIXED = "vat_treatment_mixed"
+    VAT_TREATMENT_UNSUPPORTED = "vat_treatment_unsupported"
+    VIES_INVALID = "vies_invalid"
 
 
 class FailureClass(StrEnum):

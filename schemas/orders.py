@@ -69,6 +69,24 @@ class OrderLine(_Strict):
     unit_price_gross: Money
     vat_rate: VatRate
     gtu: GtuCode | None = None
+    # What the VAT decision needs (docs/vat.md); absent in v1 events, hence the defaults.
+    kind: Literal["goods", "service"] = Field(
+        default="goods", description="Goods or a service: reverse charge is for services only"
+    )
+    scheme: Literal["standard", "margin"] | None = Field(
+        default=None,
+        description="margin: second-hand goods under the VAT margin scheme (art. 120); "
+        "absent: the channel's default",
+    )
+    split_payment_goods: bool | None = Field(
+        default=None,
+        description="Annex 15 goods (split payment over 15,000 PLN); absent: the channel's default",
+    )
+    category: Literal["standard", "reduced"] = Field(
+        default="standard",
+        description="Which destination rate applies under OSS; 'reduced' only resolves where "
+        "the destination has a single reduced rate",
+    )
 
 
 class Shipping(_Strict):
@@ -104,6 +122,11 @@ class Order(_Strict):
         default=None, description="When stated, must equal lines plus shipping to the grosz"
     )
     buyer: Buyer
+    ship_to_country: CountryCode | None = Field(
+        default=None,
+        description="Where the goods go (decides WDT, export, OSS); absent: the buyer's "
+        "address country, else PL",
+    )
     wants_invoice: bool = False
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=1000)]
     shipping: Shipping | None = None

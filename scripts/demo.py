@@ -114,6 +114,10 @@ SAMPLES = [
     # KSeF refuses this one (demo/fakturownia-ksef-rules.json): issued at the provider, never
     # legally issued, and not e-mailed to the buyer.
     Sample("10-ksef-rejected-invoice.json", "issued", "invoice", ksef="rejected"),
+    # VAT treatments (docs/vat.md): a German company VIES confirms gets an intra-EU supply (WDT)
+    # at 0 %; a used part sold under the margin scheme shows no VAT.
+    Sample("11-wdt-invoice.json", "issued", "invoice", ksef="cleared"),
+    Sample("12-margin-used-part.json", "issued", "invoice", ksef="cleared"),
 ]
 
 

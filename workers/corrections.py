@@ -6,7 +6,13 @@ import datetime as dt
 from dataclasses import replace
 
 from domain.corrections import RefundDoesNotFit, line_key, refund_lines
-from domain.documents import CorrectionSpec, DocumentRequest, refund_key, sales_document
+from domain.documents import (
+    CorrectionSpec,
+    DocumentRequest,
+    correction_treatment,
+    refund_key,
+    sales_document,
+)
 from domain.ksef import ClearanceStatus, clearance_status
 from domain.ports import InvoicingProvider
 from domain.routing import ChannelRoute, decide_sales_document
@@ -72,7 +78,9 @@ async def issue_correction(
     )
     existing = await provider.find(request)
     if existing is not None:  # a redelivered refund: its correction already exists
-        return existing
+        if existing.vat_treatment is not None:
+            return existing
+        return _keeps_treatment(existing, await find_original(provider, sale))
     check_may_create(not_before, now)
     original = await find_original(provider, sale)
     if original is None:
@@ -91,8 +99,17 @@ async def issue_correction(
     spec = CorrectionSpec(
         original.provider_document_id, original.number, refund.reason, tuple(lines), ksef_number
     )
-    request = replace(request, correction=spec, lines=())
-    return await deliver(provider, await issue_once(provider, request, policy, attempts), request)
+    tax = correction_treatment(original.vat_treatment, order, original.split_payment, spec.lines)
+    request = replace(request, correction=spec, lines=(), tax=tax)
+    issued = await deliver(provider, await issue_once(provider, request, policy, attempts), request)
+    return _keeps_treatment(issued, original)
+
+
+def _keeps_treatment(correction: IssuedDocument, original: IssuedDocument | None) -> IssuedDocument:
+    """A correction shows its original's VAT treatment (some providers show it only there)."""
+    if original is None or correction.vat_treatment is not None:
+        return correction
+    return correction.model_copy(update={"vat_treatment": original.vat_treatment or "domestic"})
 
 
 def _cleared_number(order_id: str, original: IssuedDocument) -> str | None:

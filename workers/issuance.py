@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from adapters.registry import ProviderRegistry
+from adapters.vies.port import ViesChecker
 from config.ledger import Entry, Ledger, OutboxRecord, Source
 from config.secrets import SecretsNotConfigured
 from config.store import ConfigStore
@@ -36,6 +37,7 @@ from domain.ports import (
 )
 from domain.preflight import PreflightFailed, check_order, check_refund
 from domain.routing import ChannelRoute, ConnectionStatus, decide_sales_document
+from domain.vat_document import Decided, annotated, with_decision
 from schemas.deadletter import DeadLetterReason
 from schemas.invoices import (
     DocumentKind,
@@ -62,6 +64,7 @@ from workers.issuing import (
 )
 from workers.publisher import Topics, dead_letter_record, event_record
 from workers.records import Failed, Issued, Outcome, Parked, RawRecord, Skipped
+from workers.treatment import Refused, TreatmentService, WaitForVies
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -93,6 +96,7 @@ class Job:
     entry: Entry
     event: OrderCompleted | OrderRefunded
     reconcile: bool  # an earlier attempt may have created the document
+    treatment: Decided | None = None  # the sale's VAT decision (workers/treatment.py)
 
 
 class IssuanceService:
@@ -105,6 +109,7 @@ class IssuanceService:
         schedule: RetrySchedule,
         clock: Clock,
         waits: Waits | None = None,
+        vies: ViesChecker | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -113,6 +118,7 @@ class IssuanceService:
         self._schedule = schedule
         self._clock = clock
         self._waits = waits or Waits()
+        self._treatment = TreatmentService(vies)
 
     async def process(self, job: Job) -> Outcome:
         data = job.event.data
@@ -156,6 +162,13 @@ class IssuanceService:
                     violations=exc.violations,
                 ),
             )
+        if isinstance(job.event, OrderCompleted):  # VAT treatment: before any provider call
+            decided = await self._treatment.decide(data.order, route.tax)
+            if isinstance(decided, Refused):
+                return await self._fail(job, fact, _refused(decided))
+            if isinstance(decided, WaitForVies):
+                return await self._wait_for_vies(job, fact, decided)
+            job = replace(job, treatment=decided)
         if route.connection_status is ConnectionStatus.NEEDS_REAUTH:
             return await self._needs_reauth(
                 job,
@@ -246,7 +259,7 @@ class IssuanceService:
                     violations=exc.violations,
                 ),
             )
-        event = issued_event(fact, document)
+        event = issued_event(fact, annotated(document, job.treatment))
         await self._ledger.finish(
             job.entry,
             State.ISSUED,
@@ -290,7 +303,7 @@ class IssuanceService:
 
     def _sale_request(self, job: Job, fact: Fact, route: ChannelRoute) -> DocumentRequest:
         assert isinstance(job.event, OrderCompleted) and fact.document_kind is not None
-        return sales_document(
+        sale = sales_document(
             job.event.data.order,
             route.channel,
             fact.document_kind,
@@ -298,6 +311,7 @@ class IssuanceService:
             route.send_by_email,
             self._clock(),
         )
+        return with_decision(sale, job.treatment)
 
     def _recreate_after(self, job: Job, provider: Provider | None) -> dt.datetime | None:
         """Until when a create of an earlier attempt may still commit at the provider."""
@@ -399,6 +413,15 @@ class IssuanceService:
             fact=fact,
             connection_id=route.connection_id,
             recreate_after=not_before,
+        )
+
+    async def _wait_for_vies(self, job: Job, fact: Fact, wait: WaitForVies) -> Outcome:
+        """VIES is down and the seller waits for it (the default policy): retry after the first
+        retry delay, without spending the order's retries."""
+        delay = self._schedule.next_delay(1, None) or 60.0
+        log.info("order %s: %s; deciding again in %.0fs", fact.order_id, wait.detail, delay)
+        return await self._park(
+            job, ParkReason.VIES_UNAVAILABLE, dt.timedelta(seconds=delay), fact=fact
         )
 
     async def _wait_for_original(self, job: Job, fact: Fact, exc: CorrectionRefused) -> Outcome:
@@ -550,6 +573,16 @@ def consumed_record(source: Source) -> RawRecord:
     """The record an entry came from, as consumed (dead letters carry it verbatim)."""
     return RawRecord(
         source.topic, source.partition, source.offset, source.key, source.value, source.headers
+    )
+
+
+def _refused(refused: Refused) -> Failure:
+    return Failure(
+        code=refused.code,
+        failure_class=FailureClass.PERMANENT,
+        attempts=0,
+        message=f"the VAT treatment cannot be decided: {refused.message}. Fix the order (or "
+        "the seller's tax settings) and publish it again; docs/vat.md lists what to send",
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.registry import ProviderRegistry
+from adapters.vies import CachedViesChecker, ViesClient
 from config.clearance import ClearanceStore
 from config.clock import utcnow
 from config.db import create_engine, session_factory
@@ -54,10 +55,12 @@ class Runtime:
     router: OrderRouter
     publisher: OutboxPublisher
     clearance: ClearanceTracker
+    vies: ViesClient | None = None
 
     @classmethod
     def build(cls, settings: Settings, send: Send) -> Runtime:
-        engine = create_engine(settings.database_url)
+        # orders hold a connection only per statement batch, not while the provider works
+        engine = create_engine(settings.database_url, pool_size=min(settings.max_in_flight, 16) + 4)
         sessions = session_factory(engine)
         store = ConfigStore(sessions, secret_box(settings), ttl=settings.config_cache_seconds)
         providers = ProviderRegistry(settings, sessions)
@@ -69,6 +72,7 @@ class Runtime:
             settings.producer_max_request_bytes,
             settings.topic_invoices_clearance,
         )
+        vies = ViesClient(base_url=settings.vies_url, timeout=settings.provider_timeout_seconds)
         issuance = IssuanceService(
             store,
             providers,
@@ -77,6 +81,7 @@ class Runtime:
             RetrySchedule.parse(settings.retry_schedule),
             utcnow,
             waits_of(settings),
+            vies=CachedViesChecker(vies, sessions),  # the VAT decision's VIES checks (issue 13)
         )
         clearance = ClearanceTracker(
             ClearanceStore(
@@ -95,8 +100,11 @@ class Runtime:
             OrderRouter(ledger, issuance, topics),
             OutboxPublisher(Outbox(sessions), send),
             clearance,
+            vies,
         )
 
     async def aclose(self) -> None:
         await self.providers.aclose()
+        if self.vies is not None:
+            await self.vies.aclose()
         await self.engine.dispose()

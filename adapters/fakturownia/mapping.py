@@ -11,12 +11,21 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from adapters.fakturownia.treatment import (
+    SALES_INVOICE_KINDS,
+    exchange,
+    invoice_kind,
+    rate_of,
+    rate_totals,
+    tax_code,
+    treatment_fields,
+    treatment_of,
+)
 from domain.corrections import CorrectionLine, LineState, line_key
 from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
 from domain.ksef import CORRECTION_REASON_MAX, WARSAW, ksef_text
 from domain.ports import ProviderValidationError
 from domain.taxid import TaxIdKind
-from schemas.common import VatRate
 from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
 from schemas.orders import PaymentMethod
 
@@ -25,7 +34,9 @@ KIND = {
     DocumentKind.RECEIPT: "receipt",
     DocumentKind.CORRECTION: "correction",
 }
-KIND_BACK = {v: k for k, v in KIND.items()}
+KIND_BACK = {v: k for k, v in KIND.items()} | dict.fromkeys(
+    SALES_INVOICE_KINDS, DocumentKind.INVOICE
+)
 TAX_NO_KIND = {TaxIdKind.NIP: "", TaxIdKind.EU_VAT: "nip_ue", TaxIdKind.OTHER: "other"}
 PAYMENT = {
     PaymentMethod.CARD: "card",
@@ -57,15 +68,18 @@ def _text(value: str | None) -> str | None:
     return ksef_text(value) if value else value
 
 
-def buyer_fields(buyer: BuyerInfo) -> dict[str, Any]:
-    """Buyer fields; `buyer_company` always, as KSeF auto-send decides by it (KSeF.md)."""
+def buyer_fields(buyer: BuyerInfo, vat_id: str | None = None) -> dict[str, Any]:
+    """Buyer fields; `buyer_company` always, as KSeF auto-send decides by it (KSeF.md).
+    `vat_id`: the EU VAT id with its country prefix an intra-EU supply was decided on."""
     fields: dict[str, Any] = {"buyer_company": buyer.is_company, "buyer_name": _text(buyer.name)}
     if not buyer.is_company:
         fields |= {
             "buyer_first_name": _text(buyer.first_name),
             "buyer_last_name": _text(buyer.last_name),
         }
-    if buyer.tax_id:
+    if vat_id:
+        fields |= {"buyer_tax_no": vat_id, "buyer_tax_no_kind": TAX_NO_KIND[TaxIdKind.EU_VAT]}
+    elif buyer.tax_id:
         fields |= {
             "buyer_tax_no": buyer.tax_id.value,
             "buyer_tax_no_kind": TAX_NO_KIND[buyer.tax_id.kind],
@@ -85,7 +99,7 @@ def position(line: DocumentLine) -> dict[str, Any]:
         "name": ksef_text(line.name),
         "quantity": format(line.quantity, "f"),
         "quantity_unit": ksef_text(line.unit),
-        "tax": line.vat_rate.value,
+        "tax": tax_code(line.rate_code),
         "total_price_gross": _money(line.total_gross),
     }
     if line.sku:
@@ -110,7 +124,7 @@ def payment_fields(req: DocumentRequest) -> dict[str, Any]:
 def _header(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
     """Fields every document kind shares: identity, dates, buyer, seller department, currency."""
     body: dict[str, Any] = {
-        "kind": KIND[req.kind],
+        "kind": invoice_kind(req) or KIND[req.kind],
         "number": None,
         "issue_date": req.issue_date.isoformat(),
         "sell_date": req.sell_date.isoformat(),
@@ -120,22 +134,25 @@ def _header(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
         "oid_unique": "yes",
         "internal_note": f"invoice-router order {req.order_number}",
         "payment_type": PAYMENT[req.payment_method],
-        **buyer_fields(req.buyer),
+        **buyer_fields(req.buyer, req.tax.buyer_vat_id),
+        **treatment_fields(req.tax),
     }
     if req.target:
         body["department_id"] = int(req.target) if req.target.isdigit() else req.target
-    if req.currency != "PLN":
+    if req.asks_nbp_rate:  # VAT in PLN at NBP table A of the day before the tax point
         body |= {"exchange_currency": "PLN", "exchange_kind": "nbp"}
     return body
 
 
-def _tax_bases(rates: set[str], options: dict[str, Any]) -> dict[str, Any]:
-    """Legal bases KSeF requires whenever an exempt or out-of-scope line is present."""
+def _tax_bases(rates: set[str], options: dict[str, Any], req: DocumentRequest) -> dict[str, Any]:
+    """Legal bases KSeF requires whenever an exempt or out-of-scope line is present; services
+    under reverse charge take `export_service_eu`, which needs `reverse_charge` (§2.2)."""
     out: dict[str, Any] = {}
     if "zw" in rates:
         out["exempt_tax_kind"] = options.get("exempt_tax_kind", "art. 43 ust. 1 ustawy o VAT")
     if "np" in rates:
-        out["np_tax_kind"] = np_tax_kind(options)
+        reverse = req.tax.treatment == "reverse_charge_services"
+        out["np_tax_kind"] = "export_service_eu" if reverse else np_tax_kind(options)
     return out
 
 
@@ -163,7 +180,7 @@ def invoice_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any
         **_header(req, options),
         **payment_fields(req),
         "positions": [position(x) for x in req.lines],
-        **_tax_bases({x.vat_rate.value for x in req.lines}, options),
+        **_tax_bases({x.rate_code for x in req.lines}, options, req),
     }
 
 
@@ -177,7 +194,7 @@ def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, 
         "invoice_id": original,
         "from_invoice_id": original,
         "positions": [correction_position(x) for x in spec.lines],
-        **_tax_bases({x.before.vat_rate.value for x in spec.lines}, options),
+        **_tax_bases({x.before.rate_code for x in spec.lines}, options, req),
         # FA(3) links a correction to its original by KSeF number (ksef-2026.md §1.6, §1.9)
         **(
             {"gov_corrected_invoice_number": spec.original_ksef_number}
@@ -192,7 +209,7 @@ def _state(state: LineState, kind: str) -> dict[str, Any]:
         "name": ksef_text(state.name),
         "quantity": format(state.quantity, "f"),
         "quantity_unit": ksef_text(state.unit),
-        "tax": state.vat_rate.value,
+        "tax": tax_code(state.rate_code),
         "total_price_gross": _money(state.gross),
         "kind": kind,
     }
@@ -214,14 +231,16 @@ def line_state(position: dict[str, Any]) -> LineState:
     """A stored position (original line or correction delta) as comparable line state."""
     code = position.get("code") or None
     name = str(position.get("name", ""))
+    polish, exact = rate_of(position.get("tax", "23"))
     return LineState(
         key=line_key(code, name),
         name=name,
         unit=position.get("quantity_unit") or "szt",
-        vat_rate=VatRate(str(position.get("tax", "23")).lower()),
+        vat_rate=polish,
         quantity=_dec(position.get("quantity")),
         gross=_dec(position.get("total_price_gross")),
         sku=code,
+        rate=exact,
     )
 
 
@@ -244,6 +263,10 @@ def issued_document(invoice: dict[str, Any], base_url: str, sent: bool = False) 
         sent_to_buyer=sent,
         corrected_document_id=str(invoice["invoice_id"]) if invoice.get("invoice_id") else None,
         clearance=_clearance(invoice),
+        vat_treatment=treatment_of(invoice),
+        rate_totals=rate_totals(invoice.get("positions") or []),
+        exchange=exchange(invoice),
+        split_payment=str(invoice.get("split_payment")).lower() in ("1", "true"),
     )
 
 

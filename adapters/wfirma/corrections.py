@@ -118,7 +118,12 @@ def correction_content(position: int, stored: Record, after: State) -> Record:
         "unit": str(stored.get("unit") or ""),
         "count": quantity(count),
         "price": priced(position, count, gross),
-        "vat": VAT_CODE[line_state(stored).vat_rate],
+        # the stored code itself (WDT, EXP, a foreign OSS id): a correction keeps its treatment
+        **(
+            {"vat_code": {"id": int(code_id) if str(code_id).isdigit() else code_id}}
+            if (code_id := (stored.get("vat_code") or {}).get("id"))
+            else {"vat": VAT_CODE[line_state(stored).vat_rate]}
+        ),
     }
 
 

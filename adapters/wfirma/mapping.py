@@ -16,8 +16,18 @@ from typing import Any
 from adapters.wfirma.http import records
 from adapters.wfirma.ksef import clearance
 from adapters.wfirma.pricing import unit_price
+from adapters.wfirma.treatment import (
+    exchange,
+    header_fields,
+    oss_percent,
+    polish_rate,
+    rate_code,
+    rate_totals,
+    treatment_of,
+    vat_field,
+)
 from domain.corrections import LineState, line_key
-from domain.documents import BuyerInfo, DocumentLine, DocumentRequest
+from domain.documents import BuyerInfo, DocumentLine, DocumentRequest, TaxTreatment
 from domain.ports import ProviderValidationError
 from domain.taxid import TaxIdKind
 from schemas.common import VatRate
@@ -26,7 +36,7 @@ from schemas.orders import PaymentMethod
 
 RECEIPT_TYPES = ("receipt_normal", "receipt_fiscal_normal")
 TYPES_OF_KIND: dict[DocumentKind, tuple[str, ...]] = {
-    DocumentKind.INVOICE: ("normal",),
+    DocumentKind.INVOICE: ("normal", "margin"),  # margin: Faktura VAT marża (§3.1)
     DocumentKind.RECEIPT: RECEIPT_TYPES,
     DocumentKind.CORRECTION: ("correction",),
 }
@@ -64,6 +74,7 @@ PAYMENT = {
 _SKU = re.compile(r"^(?P<name>.*) \(SKU: (?P<sku>.+)\)$", re.DOTALL)
 _PL_ZIP = re.compile(r"^\d{2}-\d{3}$")
 CONTRACTOR_MODES = ("inline", "find_by_nip")
+DOMESTIC = TaxTreatment()
 
 
 @dataclass(frozen=True)
@@ -153,20 +164,37 @@ def priced(position: int, count: Decimal, gross: Decimal) -> str:
     return money(price) if price == price.quantize(Decimal("0.01")) else format(price, "f")
 
 
-def content(position: int, line: DocumentLine) -> dict[str, Any]:
+def content(
+    position: int,
+    line: DocumentLine,
+    tax: TaxTreatment = DOMESTIC,
+    oss_codes: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One line; a foreign (OSS) rate only as `vat_code {id}` (a plain foreign `vat` silently
+    becomes 23 %, §3.4), resolved by the provider into `oss_codes` (rate code → id)."""
     out: dict[str, Any] = {
         "name": line_name(line.name, line.sku),
         "unit": line.unit,
         "count": quantity(line.quantity),
         "price": priced(position, line.quantity, line.total_gross),
-        "vat": VAT_CODE[line.vat_rate],
     }
+    if oss_percent(line.rate_code) is not None:
+        code_id = (oss_codes or {}).get(line.rate_code)
+        if code_id is None:
+            raise ProviderValidationError(
+                f"line {position + 1}: wFirma has no VAT code for {line.rate_code} (enable OSS "
+                "in the account's VAT settings)",
+                fields={f"invoicecontents.{position}.vat_code": ["no such foreign rate"]},
+            )
+        out["vat_code"] = relation(code_id)
+    else:
+        out["vat"] = vat_field(line.rate_code, tax)
     if line.gtu:
         out["gtu"] = line.gtu.value  # the value format is UNCONFIRMED (§3.4)
     return out
 
 
-def vat_rate(record: dict[str, Any]) -> VatRate:
+def vat_rate(record: dict[str, Any]) -> VatRate:  # kept for callers reading Polish codes
     code = str(record.get("vat") or "").strip().upper()
     if code in _VAT_BACK:
         return _VAT_BACK[code]
@@ -180,14 +208,16 @@ def vat_rate(record: dict[str, Any]) -> VatRate:
 def line_state(record: dict[str, Any]) -> LineState:
     """A stored line (an original's or its latest corrected version) as comparable state."""
     name, sku = split_name(str(record.get("name") or ""))
+    code = rate_code(record)
     return LineState(
         key=line_key(sku, name),
         name=name,
         unit=str(record.get("unit") or "szt."),
-        vat_rate=vat_rate(record),
+        vat_rate=polish_rate(code),
         quantity=dec(record.get("count")),
         gross=dec(record.get("brutto")),
         sku=sku,
+        rate=code if code.startswith("oss:") else None,
     )
 
 
@@ -206,12 +236,15 @@ def has_address(buyer: BuyerInfo) -> bool:
     return bool(buyer.street and buyer.postal_code and buyer.city)
 
 
-def contractor(buyer: BuyerInfo) -> dict[str, Any]:
+def contractor(buyer: BuyerInfo, vat_id: str | None = None) -> dict[str, Any]:
     """An inline buyer. `tax_id_type` decides wFirma's checks: `nip` runs the NIP checksum,
     `vat` is an EU VAT id with its country prefix (what 0 % WDT and reverse charge need),
-    `custom` any other tax number, `none` a private person (§4)."""
+    `custom` any other tax number, `none` a private person (§4). `vat_id`: the prefixed EU
+    VAT id an intra-EU supply was decided on (wFirma rejects 0 % WDT without the prefix)."""
     out: dict[str, Any] = {"name": buyer.name}
-    if buyer.tax_id:
+    if vat_id:
+        out |= {"tax_id_type": "vat", "nip": vat_id}
+    elif buyer.tax_id:
         out |= {"tax_id_type": TAX_ID_TYPE[buyer.tax_id.kind], "nip": buyer.tax_id.value}
     else:
         out["tax_id_type"] = "none"
@@ -234,6 +267,8 @@ def contractor(buyer: BuyerInfo) -> dict[str, Any]:
 def document_type(req: DocumentRequest, options: WfirmaOptions) -> str:
     if req.kind is DocumentKind.RECEIPT:
         return options.receipt_type
+    if req.kind is DocumentKind.INVOICE and req.tax.treatment == "margin_used_goods":
+        return "margin"
     return TYPES_OF_KIND[req.kind][0]
 
 
@@ -252,7 +287,10 @@ def _payment(req: DocumentRequest, options: WfirmaOptions) -> dict[str, Any]:
 
 
 def sales_record(
-    req: DocumentRequest, options: WfirmaOptions, contractor_id: str | None = None
+    req: DocumentRequest,
+    options: WfirmaOptions,
+    contractor_id: str | None = None,
+    oss_codes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The `invoice` record of an invoice or receipt (never `auto_send`: we send ourselves)."""
     doc_type = document_type(req, options)
@@ -265,19 +303,22 @@ def sales_record(
         "currency": req.currency,
         "price_type": "brutto",  # gross-priced orders: VAT from each rate group's gross sum
         "id_external": req.idempotency_key,
+        **header_fields(req.tax),
     }
     if doc_type != "receipt_fiscal_normal":  # fiscal receipts take no description (§3.13)
-        record["description"] = f"Zamówienie {req.order_number}"
+        note = f"Zamówienie {req.order_number}"
+        record["description"] = f"{note}. {req.tax.annotation}" if req.tax.annotation else note
     series = req.target if req.kind is DocumentKind.INVOICE else options.receipt_series
     if series:
         record["series"] = relation(series)
     if contractor_id is not None:
         record["contractor"] = relation(contractor_id)
     elif req.kind is DocumentKind.INVOICE or has_address(req.buyer):
-        record["contractor"] = contractor(req.buyer)
+        record["contractor"] = contractor(req.buyer, req.tax.buyer_vat_id)
     # else: a receipt without a full address goes without a buyer, as wFirma allows
     record["invoicecontents"] = numbered(
-        "invoicecontent", [content(i, line) for i, line in enumerate(req.lines)]
+        "invoicecontent",
+        [content(i, line, req.tax, oss_codes) for i, line in enumerate(req.lines)],
     )
     return record
 
@@ -287,6 +328,7 @@ def sales_record(
 
 def issued_document(record: dict[str, Any]) -> IssuedDocument:
     parent = related_id(record, "parent")
+    lines = lines_of(record)
     return IssuedDocument(
         kind=KIND_OF_TYPE.get(str(record.get("type")), DocumentKind.INVOICE),
         provider=Provider.WFIRMA,
@@ -303,6 +345,10 @@ def issued_document(record: dict[str, Any]) -> IssuedDocument:
         pdf_url=None,
         corrected_document_id=parent,
         clearance=clearance(record),
+        vat_treatment=treatment_of(record, lines),
+        rate_totals=rate_totals(record, records(record.get("vat_contents"), "vat_content"), lines),
+        exchange=exchange(record),
+        split_payment=record.get("schema") == "split_payment",
     )
 
 

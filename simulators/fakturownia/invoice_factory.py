@@ -19,6 +19,7 @@ from .clock import timestamp
 from .coerce import is_truthy, is_valid_sell_date, parse_day, parse_int, text_or_none
 from .errors import BLANK, INVALID, MISSING, NOT_A_NUMBER, NOT_IN_LIST, TAKEN, ApiError, ErrorMap
 from .errors import add_error as err
+from .exchange import exchange_fields
 from .money import format_amount, parse_decimal
 from .numbering import next_number
 from .parties import (
@@ -39,6 +40,10 @@ KINDS: frozenset[str] = frozenset(
         *("correction_note", "accounting_note", "client_order", "dw", "wnt", "wdt"),
         *("import_service", "import_service_eu", "import_products", "export_products"),
     }
+)
+PROCEDURE_DESIGNATIONS: frozenset[str] = frozenset(
+    {*("SW", "EE", "TP", "TT_WNT", "TT_D", "MR_T", "MR_UZ", "I_42", "I_63", "B_SPV")}
+    | {"B_SPV_DOSTAWA", "B_MPV_PROWIZJA", "MPP"}
 )
 STATUSES: frozenset[str] = frozenset({"issued", "sent", "paid", "partial", "rejected", "accepted"})
 DEFAULT_PAYMENT_DAYS = 7
@@ -76,6 +81,9 @@ class CreateRequest:
     gov_save_and_send: bool
     base_url: str
     now: datetime
+    # top-level `identify_oss: "1"` (README "Dodanie faktury OSS"): mark OSS only when its
+    # conditions hold (a buyer in another country than the seller), silently otherwise
+    identify_oss: bool = False
 
 
 @dataclass
@@ -115,7 +123,14 @@ def _draft(state: AccountState, request: CreateRequest) -> _Draft:
     complete_person_name(buyer)
     if buyer["buyer_name"] is None:
         err(errors, "buyer_name", BLANK)
-    lines = parse_positions(invoice.get("positions"), errors)
+    oss = is_truthy(invoice.get("use_oss") or invoice.get("use_moss")) or bool(
+        original and original.get("use_oss")
+    )
+    if oss and request.identify_oss:
+        oss = (text_or_none(buyer.get("buyer_country")) or "PL") != (
+            text_or_none(seller.get("seller_country")) or "PL"
+        )
+    lines = parse_positions(invoice.get("positions"), errors, oss=oss)
     number = _explicit_number(state, invoice, kind, errors)
     _check_oid(state, invoice, errors)
     totals = document_totals((line.tax_code, line.gross) for line in lines)
@@ -139,10 +154,13 @@ def _draft(state: AccountState, request: CreateRequest) -> _Draft:
         **buyer,
         **{key: text_or_none(invoice.get(key)) for key in _TEXT_FIELDS},
         **{key: is_truthy(invoice.get(key)) for key in _FLAG_FIELDS},
+        "use_oss": oss,
+        "procedure_designations": _designations(invoice, errors),
         "invoice_id": parse_int(invoice.get("invoice_id")),
         "from_invoice_id": parse_int(invoice.get("from_invoice_id")),
         "positions": [line.data for line in lines],
     }
+    doc |= exchange_fields(doc, totals.tax)
     gov_errors = _gov_errors(state, doc, invoice)
     if state.config.validate_invoices_for_gov:
         for key, messages in gov_errors.items():
@@ -238,6 +256,15 @@ def _inherit(original: dict[str, Any], invoice: dict[str, Any]) -> dict[str, Any
     if original.get("department_id") is not None:
         inherited = {k: v for k, v in inherited.items() if k not in SELLER_FIELDS}
     return {**inherited, **{k: v for k, v in invoice.items() if v is not None}}
+
+
+def _designations(invoice: dict[str, Any], errors: ErrorMap) -> list[str]:
+    """``procedure_designations`` (README "Pola faktury"): only the documented codes."""
+    raw = invoice.get("procedure_designations") or []
+    values = [str(v) for v in raw] if isinstance(raw, list) else [str(raw)]
+    if any(v not in PROCEDURE_DESIGNATIONS for v in values):
+        err(errors, "procedure_designations", NOT_IN_LIST)
+    return values
 
 
 def _client_id(invoice: dict[str, Any], errors: ErrorMap) -> int | None:

@@ -25,6 +25,7 @@ def create(env: HandlerEnv, request: ApiRequest) -> ApiResponse:
         CreateRequest(
             invoice=invoice,
             gov_save_and_send=is_truthy(request.param("gov_save_and_send")),
+            identify_oss=is_truthy(request.param("identify_oss")),
             base_url=request.base_url,
             now=env.now,
         ),

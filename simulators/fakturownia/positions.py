@@ -31,8 +31,10 @@ class Line:
     gross: Decimal
 
 
-def parse_positions(raw: object, errors: ErrorMap) -> list[Line]:
-    """Price every line; collect problems under ``positions.<field>`` instead of raising."""
+def parse_positions(raw: object, errors: ErrorMap, *, oss: bool = False) -> list[Line]:
+    """Price every line; collect problems under ``positions.<field>`` instead of raising.
+
+    ``oss``: the document is an OSS sale, whose lines carry destination-country rates."""
     if not isinstance(raw, list) or not raw:
         add_error(errors, "positions", BLANK)
         return []
@@ -41,14 +43,14 @@ def parse_positions(raw: object, errors: ErrorMap) -> list[Line]:
         if not isinstance(item, dict):
             add_error(errors, "positions", INVALID)
             continue
-        line = _parse_line(item, "positions", errors)
+        line = _parse_line(item, "positions", errors, oss)
         if line is None:
             continue
         for request_key, default_kind in SNAPSHOT_KEYS.items():
             snapshot = item.get(request_key)
             if isinstance(snapshot, dict):
                 priced = _parse_line(
-                    {"kind": default_kind, **snapshot}, f"positions.{default_kind}", errors
+                    {"kind": default_kind, **snapshot}, f"positions.{default_kind}", errors, oss
                 )
                 if priced is not None:
                     line.data[request_key] = priced.data
@@ -56,14 +58,16 @@ def parse_positions(raw: object, errors: ErrorMap) -> list[Line]:
     return lines
 
 
-def _parse_line(item: dict[str, Any], scope: str, errors: ErrorMap) -> Line | None:
+def _parse_line(
+    item: dict[str, Any], scope: str, errors: ErrorMap, oss: bool = False
+) -> Line | None:
     name = text_or_none(item.get("name"))
     if name is None:
         add_error(errors, f"{scope}.name", BLANK)
     quantity = _decimal_field(item, "quantity", scope, errors, default=Decimal(1))
     gross = _decimal_field(item, "total_price_gross", scope, errors, default=None)
     try:
-        tax_code = normalize_tax(item.get("tax"))
+        tax_code = normalize_tax(item.get("tax"), oss=oss)
     except ValueError:
         add_error(errors, f"{scope}.tax", NOT_IN_LIST)
         return None

@@ -16,6 +16,7 @@ from .money import parse_decimal, round_half_up
 NUMERIC_RATES: frozenset[Decimal] = frozenset(
     Decimal(r) for r in ("23", "22", "8", "7", "5", "4", "3", "0")
 )
+OSS_MAX_RATE = Decimal(27)  # Hungary's standard rate, the EU's highest
 ZERO_VAT_CODES: frozenset[str] = frozenset({"zw", "np", "oo", "disabled", "0"})
 _ALIASES: dict[str, str] = {
     "zw": "zw",
@@ -29,12 +30,18 @@ _ALIASES: dict[str, str] = {
 }
 
 
-def normalize_tax(value: object) -> str:
-    """Map a request ``tax`` value to its response code ("23", "zw", "np"...); ValueError if bad."""
+def normalize_tax(value: object, *, oss: bool = False) -> str:
+    """Map a request ``tax`` value to its response code ("23", "zw", "np"...); ValueError if bad.
+
+    An OSS document (``use_oss``) carries the destination country's rates (e.g. FR 20, IE 13.5),
+    so any rate up to the EU's highest (27 %) is accepted there; elsewhere Polish rates only.
+    """
     if isinstance(value, str) and value.strip().lower() in _ALIASES:
         return _ALIASES[value.strip().lower()]
     text = value.strip().rstrip("%") if isinstance(value, str) else value
     rate = parse_decimal(text)
+    if oss and Decimal(0) <= rate <= OSS_MAX_RATE:
+        return format(rate.normalize(), "f")
     if rate not in NUMERIC_RATES:
         raise ValueError(f"unknown VAT rate: {value!r}")
     return str(int(rate))

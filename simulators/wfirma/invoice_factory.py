@@ -36,6 +36,7 @@ from .errors import (
 from .lines import Line, money, parse_line
 from .models import SentEmail
 from .state import CompanyState, LoginState, SimStore
+from .treatment import check_oss, currency_fields, margin_groups
 from .vat import GroupTotal, group_totals
 
 TYPES: frozenset[str] = frozenset(
@@ -84,6 +85,7 @@ def add_invoice(
     header = _header(raw, parent, now.date(), errors)
     buyer = resolve_buyer(store, company, raw, doc_type, parent, errors)
     lines, before = _lines(company, raw, parent, header["price_type"] == "brutto", errors)
+    check_oss(raw, lines, errors)
     if errors or buyer.errors or any(line.errors for line in lines):
         return Outcome(echo=_echo(raw, errors, buyer.errors, lines))
     to_ksef = _goes_to_ksef(company, doc_type, parent)
@@ -103,7 +105,10 @@ def add_invoice(
         parent["corrections"] = str(int(parent["corrections"]) + 1)
     else:
         groups = group_totals(((line.vat, line.amount) for line in lines), gross)
+    if doc["type"] == "margin" or (parent is not None and parent["type"] == "margin"):
+        groups = margin_groups(groups)
     _set_totals(doc, groups)
+    doc.update(currency_fields(doc["currency"], doc["disposaldate"]))
     ksef.submit(doc, ksef.plan(company.config, rule, now) if to_ksef else None)
     company.invoices[int(doc["id"])] = doc
     if is_truthy(raw.get("auto_send")):
@@ -294,6 +299,8 @@ def _assemble(
         "modified": stamp(now),
     }
     doc.update({key: text(raw.get(key)) for key in TEXT_FIELDS})
+    moss = raw.get("vat_moss_details")
+    doc["vat_moss_details"] = moss if isinstance(moss, dict) else {}
     doc["schema"] = doc["schema"] or "normal"
     return doc
 

@@ -60,6 +60,11 @@ VAT_CODES: tuple[VatCode, ...] = (
     VatCode(618, "", Decimal("7"), "reduced", 146, 2),
     VatCode(687, "", Decimal("25"), "standard", 205, 1),
     VatCode(688, "", Decimal("12"), "reduced", 205, 2),
+    # France for OSS tests: the rates are France's (20 / 10 / 5.5); ids and the declaration
+    # country id are the simulator's choice (account-specific at wFirma)
+    VatCode(640, "", Decimal("20"), "standard", 75, 1),
+    VatCode(641, "", Decimal("10"), "reduced", 75, 2),
+    VatCode(642, "", Decimal("5.5"), "reduced", 75, 3),
 )
 BY_ID: dict[int, VatCode] = {v.id: v for v in VAT_CODES}
 BY_CODE: dict[str, VatCode] = {v.code: v for v in VAT_CODES if v.code}
@@ -68,6 +73,7 @@ DECLARATION_COUNTRIES: tuple[tuple[int, str, str], ...] = (
     (POLAND, "PL", "Polska"),
     (146, "DE", "Niemcy"),
     (205, "SE", "Szwecja"),
+    (75, "FR", "Francja"),
 )
 
 

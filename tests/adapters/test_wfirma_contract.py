@@ -31,7 +31,14 @@ from domain.ports import (
     ProviderValidationError,
 )
 from schemas.common import VatRate
-from schemas.invoices import Clearance, DocumentKind, IssuedDocument, Provider, Totals
+from schemas.invoices import (
+    Clearance,
+    DocumentKind,
+    IssuedDocument,
+    Provider,
+    RateTotals,
+    Totals,
+)
 from simulators.wfirma import FaultRule, RateLimits, SimLogin, WfirmaSimulator
 from tests.adapters.support import (
     DEFAULT_TOTALS,
@@ -163,6 +170,8 @@ async def test_vat_invoice_for_a_company_in_the_mapped_series(wfirma: WfirmaEnv)
         issue_date=POLISH_TODAY,
         currency="PLN",
         totals=DEFAULT_TOTALS,
+        vat_treatment="domestic",
+        rate_totals=[RateTotals(rate="23", **DEFAULT_TOTALS.model_dump())],
     )
     assert (doc.view_url, doc.pdf_url, doc.clearance, doc.corrected_document_id) == (
         None,
@@ -540,6 +549,8 @@ async def test_partial_refunds_correct_the_latest_line_versions(wfirma: WfirmaEn
         currency="PLN",
         totals=Totals(net=Decimal("-105.69"), vat=Decimal("-24.30"), gross=Decimal("-129.99")),
         corrected_document_id=original.provider_document_id,
+        vat_treatment="domestic",
+        rate_totals=[RateTotals(rate="23", net="-105.69", vat="-24.30", gross="-129.99")],
     )
 
     # the second refund of the same line starts from the corrected state and points at the

@@ -267,6 +267,7 @@ async def test_a_fakturownia_seller_is_onboarded_over_http(
             "auto_generate": True,
             "document_policy": "auto",
             "send_by_email": True,  # the connection's default
+            "vat": {"margin_scheme_default": False, "split_payment_goods_default": False},
         }
         assert (await api.call("GET", f"{base}/channels/{unmapped}")).status_code == 404
         assert (await api.call("GET", "/v1/sellers/nobody/channels")).status_code == 404

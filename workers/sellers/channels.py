@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from config.apply import ChannelSpec, upsert_mapping
+from config.apply import ChannelSpec, ChannelVatSpec, upsert_mapping
 from config.models import ProviderConnection, Seller
 from config.settings import Settings
 from workers.sellers.errors import InvalidRequest, NotFound, _first_error
@@ -42,6 +42,10 @@ async def set_channel(
         seller = await _seller(session, seller_id)
         row = _mapped_connection(seller, request.connection)
         send = request.send_by_email
+        current = next((m for m in seller.mappings if m.channel == channel), None)
+        vat = request.vat or ChannelVatSpec.model_validate(
+            current.vat_defaults if current is not None else {}
+        )
         try:
             spec = ChannelSpec(
                 channel=channel,
@@ -50,6 +54,7 @@ async def set_channel(
                 auto_generate=request.auto_generate,
                 document_policy=request.document_policy,
                 send_by_email=bool(row.options.get("send_by_email")) if send is None else send,
+                vat=vat,
             )
         except ValidationError as exc:
             raise InvalidRequest(_first_error(exc)) from exc

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from adapters.fakturownia import AccountLinkError, normalise_account
+from config.apply import ChannelVatSpec, TaxSpec
 from domain.routing import ConnectionStatus, DocumentPolicy
 from schemas.invoices import Provider
 
@@ -94,6 +95,9 @@ class ChannelSettings(_Input):
     auto_generate: bool = True
     document_policy: DocumentPolicy = DocumentPolicy.AUTO
     send_by_email: bool | None = Field(None, description="Default: the connection's default")
+    vat: ChannelVatSpec | None = Field(
+        None, description="The channel's VAT defaults (docs/vat.md); default: unchanged"
+    )
 
 
 # --- views (never a credential value) ------------------------------------------------------
@@ -114,11 +118,13 @@ class ChannelView(BaseModel):
     auto_generate: bool
     document_policy: DocumentPolicy
     send_by_email: bool
+    vat: ChannelVatSpec = Field(default_factory=ChannelVatSpec)
 
 
 class SellerView(BaseModel):
     id: str
     name: str
+    tax: TaxSpec = Field(default_factory=TaxSpec, description="Tax profile (docs/vat.md)")
     connections: list[ConnectionView]
     channels: list[ChannelView]
 
