@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load, report, runner, services
+from bench.dbstats import DbStats
 from bench.load import Harness
 from bench.runner import Context, Options
 from bench.stack import Simulator, Stack, cli, config_yaml, fakturownia_accounts
@@ -55,6 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-rate-limit", action="store_true", help="skip the wFirma budget run")
     p.add_argument("--rate-limit-seconds", type=float, default=60.0)
     p.add_argument("--rate-limit-orders", type=int, default=200, help="backlog for one seller")
+    p.add_argument(
+        "--db-settle",
+        type=float,
+        default=11.0,
+        metavar="S",
+        help="quiet seconds before reading PostgreSQL's transaction counters (it flushes them "
+        "up to 10 s late); 0 makes transactions/order approximate",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per phase")
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
@@ -103,7 +112,7 @@ async def scenarios(
     if args.profile:
         print(f"profile: {args.profile} orders under cProfile ...", flush=True)
         path = await runner.profiled(ctx, args.profile)
-        results["profile"] = report.profile_summary(path, workdir / "profile.txt")
+        results["profile"] = report.profile_summary(path, workdir)
     if not args.no_rate_limit:
         from bench.ratelimit import rate_limit
 
@@ -113,7 +122,9 @@ async def scenarios(
         )
 
 
-async def run(stack: Stack, sim: Simulator, args: argparse.Namespace, workdir: Path) -> dict:
+async def run(
+    stack: Stack, sim: Simulator, args: argparse.Namespace, workdir: Path, db: DbStats
+) -> dict:
     topics = [*stack.order_topics, *(f"{t}.dlq" for t in stack.order_topics)]
     inputs, output = runner.pipe_topics(stack)
     await create_missing_topics(
@@ -132,12 +143,18 @@ async def run(stack: Stack, sim: Simulator, args: argparse.Namespace, workdir: P
         args.timeout,
     )
     results: dict[str, Any] = {"scenarios": []}
-    async with Harness(stack.bootstrap, [stack.issued_topic, stack.failed_topic, output]) as h:
-        ctx = Context(stack, sim, h, workdir, opts)
+    outputs = [stack.issued_topic, stack.failed_topic, output]
+    async with Harness(stack.bootstrap, outputs) as h, db:
+        ctx = Context(stack, sim, h, workdir, opts, db)
+        results["database_counters"] = {
+            "transactions": "pg_stat_database",
+            "statements": "pg_stat_statements" if db.statements else None,
+        }
         try:
             await scenarios(ctx, args, workdir, results)
         finally:
             report.with_ratios(results["scenarios"])
+            results["headlines"] = report.headlines(results["scenarios"])
     return results
 
 
@@ -168,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     sim = None
     try:
         sim = set_up(stack, workdir, wfirma=not args.no_rate_limit)
-        results = asyncio.run(run(stack, sim, args, workdir))
+        db = DbStats(server, db_name, settle=args.db_settle)
+        results = asyncio.run(run(stack, sim, args, workdir, db))
     finally:
         if sim is not None:
             sim.stop()
@@ -191,6 +209,12 @@ def present(results: dict[str, Any], out: Path, stamp: str) -> None:
     report.plot(png_path, results["scenarios"], results.get("long"))
     print()
     print(report.table(results["scenarios"]))
+    if results.get("headlines"):
+        print("\nCPU per order of the worker process(es), backlog:")
+        print("\n".join(f"  {line}" for line in results["headlines"]))
+    if "profile" in results:
+        print(f"\nprofile, top 10 by own time ({results['profile']['listing']}):")
+        print("\n".join(f"  {line}" for line in results["profile"]["top10_lines"]))
     if "rate_limit" in results:
         print("\nrate limit:", {k: v for k, v in results["rate_limit"].items() if k != "paths"})
     if "long" in results:

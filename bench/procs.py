@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,6 +89,16 @@ def cpu_seconds(pids: list[int]) -> float:
             total += t.user + t.system
         except psutil.NoSuchProcess:
             pass
+    return total
+
+
+def io_writes(pids: list[int]) -> int:
+    """write(2)-family calls so far (/proc/<pid>/io `syscw`): files and pipes, i.e. mostly log
+    lines; socket sends (send/sendto) are not in it, see bench/syscalls.py."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += psutil.Process(pid).io_counters().write_count
     return total
 
 

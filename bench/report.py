@@ -12,20 +12,65 @@ from typing import Any
 from bench import stats
 from bench.services import REPO
 
+GOAL_MS, STRETCH_MS = 2.0, 1.0  # CPU ms per order of one worker process (issue 12)
+
+
+def _pipe_value(scenarios: list[dict[str, Any]], key: str) -> dict[tuple[str, int], float]:
+    return {
+        (s["kind"], s["processes"]): s.get(key, math.nan)
+        for s in scenarios
+        if s["kind"].startswith("pipe")
+    }
+
 
 def with_ratios(scenarios: list[dict[str, Any]]) -> None:
-    """Each worker scenario at 0 ms as a fraction of the serial pipe with as many processes
-    (what one-at-a-time could reach) and of the batched pipe (the machine's ceiling)."""
-    pipes = {(s["kind"], s["processes"]): s["throughput"] for s in scenarios}
+    """Each worker scenario against the pipes and the goal, and N processes against one.
+
+    Throughput at 0 ms as a fraction of the serial pipe with as many processes (what
+    one-at-a-time could reach) and of the batched pipe (the machine's ceiling); CPU per order
+    as a multiple of the batched and the serial pipe's and of the goal; x2 (and more)
+    throughput as a multiple of x1 at the same latency and in-flight setting (scale-out)."""
+    pipes = _pipe_value(scenarios, "throughput")
+    pipe_cpu = _pipe_value(scenarios, "cpu_ms_per_order")
     batch = pipes.get(("pipe-batch", 1), math.nan)
+    single = {
+        (s["latency_ms"], s.get("in_flight")): s["throughput"]
+        for s in scenarios
+        if s["kind"] == "worker" and s["processes"] == 1
+    }
     for s in scenarios:
-        if s["kind"] == "worker" and s["latency_ms"] == 0:
+        if s["kind"] != "worker":
+            continue
+        cpu = s.get("cpu_ms_per_order", math.nan)
+        s["cpu_ratio_to_pipe_batch"] = round(
+            stats.ratio(cpu, pipe_cpu.get(("pipe-batch", 1), math.nan)), 1
+        )
+        s["cpu_ratio_to_pipe_serial"] = round(
+            stats.ratio(cpu, pipe_cpu.get(("pipe-serial", s["processes"]), math.nan)), 1
+        )
+        s["cpu_ratio_to_goal"] = round(stats.ratio(cpu, GOAL_MS), 2)
+        if s["processes"] > 1:
+            x1 = single.get((s["latency_ms"], s.get("in_flight")), math.nan)
+            s["throughput_vs_x1"] = round(stats.ratio(s["throughput"], x1), 2)
+        if s["latency_ms"] == 0:
             serial = pipes.get(("pipe-serial", s["processes"]), math.nan)
             s["ratio_to_pipe_serial"] = round(stats.ratio(s["throughput"], serial), 3)
             s["ratio_to_pipe_batch"] = round(stats.ratio(s["throughput"], batch), 3)
 
 
+def headlines(scenarios: list[dict[str, Any]]) -> list[str]:
+    """One line per worker scenario: CPU ms per order against the goal and the batched pipe."""
+    pipe = _pipe_value(scenarios, "cpu_ms_per_order").get(("pipe-batch", 1), math.nan)
+    return [
+        stats.goal_line(s["name"], s.get("cpu_ms_per_order", math.nan), pipe, GOAL_MS, STRETCH_MS)
+        for s in scenarios
+        if s["kind"].startswith("worker")
+    ]
+
+
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:g}"
     if isinstance(value, list):
@@ -33,37 +78,43 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _get(s: dict[str, Any], section: str, key: str) -> Any:
+    """A per-order counter of a scenario: "" where it does not apply (pipes have no database),
+    None (n/a) where it was not measurable."""
+    if section == "database" and not s["kind"].startswith("worker"):
+        return ""
+    part = s.get(section)
+    return None if part is None else part.get(key)
+
+
+COLUMNS: list[tuple[str, Any]] = [
+    ("scenario", lambda s: s["name"] + (" (!)" if s.get("broker_errors") else "")),
+    ("orders", lambda s: s["orders"]),
+    ("CPU ms/order", lambda s: s.get("cpu_ms_per_order", s["cpu_seconds_per_1000"])),
+    ("orders/s", lambda s: s["throughput"]),
+    ("vs ceiling", lambda s: s.get("ratio_to_pipe_batch", "")),
+    ("vs x1", lambda s: s.get("throughput_vs_x1", "")),
+    ("p50 ms", lambda s: s["paced"]["latency_ms"]["p50"]),
+    ("p95 ms", lambda s: s["paced"]["latency_ms"]["p95"]),
+    ("p99 ms", lambda s: s["paced"]["latency_ms"]["p99"]),
+    ("backlog p99", lambda s: s["backlog_latency_ms"]["p99"]),
+    ("stmts/order", lambda s: _get(s, "database", "statements_per_order")),
+    ("xacts/order", lambda s: _get(s, "database", "transactions_per_order")),
+    ("sends/order", lambda s: _get(s, "syscalls", "socket_sends_per_order")),
+    ("loops/order", lambda s: _get(s, "syscalls", "loop_iterations_per_order")),
+    ("RSS MB", lambda s: s["rss_max_mb"]),
+    ("req/order", lambda s: s.get("provider_requests_per_order", "")),
+]
+
+
+def rows(scenarios: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each scenario's table cells by column header."""
+    return [{h: _fmt(get(s)) for h, get in COLUMNS} for s in scenarios]
+
+
 def table(scenarios: list[dict[str, Any]]) -> str:
-    headers = [
-        "scenario",
-        "orders",
-        "orders/s",
-        "vs ceiling",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "backlog p99",
-        "CPU s/1k",
-        "RSS MB",
-        "req/order",
-    ]
-    rows = [
-        [
-            s["name"] + (" (!)" if s.get("broker_errors") else ""),
-            s["orders"],
-            s["throughput"],
-            s.get("ratio_to_pipe_batch", ""),
-            s["paced"]["latency_ms"]["p50"],
-            s["paced"]["latency_ms"]["p95"],
-            s["paced"]["latency_ms"]["p99"],
-            s["backlog_latency_ms"]["p99"],
-            s["cpu_seconds_per_1000"],
-            s["rss_max_mb"],
-            s.get("provider_requests_per_order", ""),
-        ]
-        for s in scenarios
-    ]
-    cells = [headers, *[[_fmt(c) for c in row] for row in rows]]
+    headers = [h for h, _ in COLUMNS]
+    cells = [headers, *[list(r.values()) for r in rows(scenarios)]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = [
         "  ".join(
@@ -148,11 +199,31 @@ def _package(file: str, name: str) -> str:
     return "stdlib:" + (path.stem if not top or top.startswith("python3") else top)
 
 
-def profile_summary(path: Path, text_out: Path, top: int = 25) -> dict[str, Any]:
+def write_top(path: Path, out: Path, top: int = 20) -> None:
+    """The top `top` functions by own time and by cumulative time, as text."""
+    with out.open("w") as f:
+        f.write(
+            f"Top {top} functions by own time (tottime), then by cumulative time.\n"
+            "cProfile counts every resumption of a coroutine as a call, so the cumulative\n"
+            "times of coroutines overlap; own time is the reliable measure.\n"
+        )
+        for key in ("tottime", "cumulative"):
+            f.write(f"\n===== by {key} =====\n")
+            pstats.Stats(str(path), stream=f).sort_stats(key).print_stats(top)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when inside it: result files name no machine."""
+    return str(path.relative_to(REPO)) if REPO in path.parents else str(path)
+
+
+def profile_summary(path: Path, workdir: Path, top: int = 25) -> dict[str, Any]:
     """Where the worker's time went: own time per library, and the top functions by own time
     (own time is what cProfile measures reliably for coroutines; cumulative times count every
-    resumption of a coroutine as a call). The full listing goes to `text_out`."""
-    with text_out.open("w") as out:
+    resumption of a coroutine as a call). Writes `profile-top20.txt` (top 20 by own and by
+    cumulative time) and `profile.txt` (a longer listing) into `workdir`."""
+    write_top(path, workdir / "profile-top20.txt")
+    with (workdir / "profile.txt").open("w") as out:
         st = pstats.Stats(str(path), stream=out)
         st.sort_stats("tottime").print_stats(top)
         st.sort_stats("cumulative").print_stats(60)
@@ -164,19 +235,28 @@ def profile_summary(path: Path, text_out: Path, top: int = 25) -> dict[str, Any]
         key = _package(file, name)
         by_package[key] = by_package.get(key, 0.0) + tt
     ranked = sorted(entries, key=lambda kv: kv[1][2], reverse=True)
+    functions = [
+        {
+            "function": _package(file, name)
+            if file == "~"
+            else f"{_package(file, name)} {Path(file).name}:{line}({name})",
+            "own_seconds": round(tt, 3),
+            "calls": nc,
+        }
+        for (file, line, name), (_cc, nc, tt, _ct, _callers) in ranked[:top]
+    ]
     return {
         "total_seconds": round(total, 2),
+        "listing": _shown(workdir / "profile-top20.txt"),
+        "top10_lines": [
+            f"{f['own_seconds']:8.3f} s {f['own_seconds'] / total:6.1%} {f['calls']:>10} calls"
+            f"  {f['function']}"
+            for f in functions[:10]
+        ]
+        if total
+        else [],
         "own_seconds_by_package": {
             k: round(v, 2) for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])[:20]
         },
-        "top_functions": [
-            {
-                "function": _package(file, name)
-                if file == "~"
-                else f"{_package(file, name)} {Path(file).name}:{line}({name})",
-                "own_seconds": round(tt, 3),
-                "calls": nc,
-            }
-            for (file, line, name), (_cc, nc, tt, _ct, _callers) in ranked[:top]
-        ],
+        "top_functions": functions,
     }

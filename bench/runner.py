@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import load, stats
+from bench import dbstats, load, stats, syscalls
+from bench.dbstats import DbStats
 from bench.load import Harness, Phase
-from bench.procs import Sampler, Workers, cpu_seconds, rss_mb
+from bench.procs import Sampler, Workers, cpu_seconds, io_writes, rss_mb
 from bench.services import REPO
 from bench.stack import Simulator, Stack
 
@@ -46,6 +47,7 @@ class Context:
     harness: Harness
     workdir: Path
     opts: Options
+    db: DbStats | None = None  # the run database's counters (worker scenarios only)
 
     @property
     def sellers(self) -> list[str]:
@@ -67,11 +69,13 @@ async def measure(
     alive: Callable[[], None],
     paced_records: Callable[[int], list[load.Record]],
     groups: dict[str, Callable[[bytes], bool]] | None = None,
+    database: bool = True,
 ) -> dict[str, Any]:
-    """Backlog then paced phase over `records`; CPU and RSS of `pids` during the backlog.
-    `groups` (name: predicate on the order key) also splits the paced latencies."""
+    """Backlog then paced phase over `records`; CPU, RSS, system calls (and with `database`
+    the database's work) of `pids` during the backlog. `groups` (name: predicate on the order
+    key) also splits the paced latencies."""
     trouble0 = load.BrokerTrouble.count
-    result = await _backlog(ctx, name, records, pids, alive)
+    result = await _backlog(ctx, name, records, pids, alive, database)
     per_second = result["throughput"] * ctx.opts.paced_load
     count = max(20, min(len(records), int(per_second * ctx.opts.paced_seconds)))
     paced = Phase(f"{name} paced")
@@ -91,20 +95,36 @@ async def measure(
 
 
 async def _backlog(
-    ctx: Context, name: str, records: list[load.Record], pids: list[int], alive: Callable
+    ctx: Context,
+    name: str,
+    records: list[load.Record],
+    pids: list[int],
+    alive: Callable,
+    database: bool,
 ) -> dict[str, Any]:
-    """Drain `records` as one backlog, with the processes' and the machine's CPU and RSS."""
+    """Drain `records` as one backlog, with the processes' and the machine's CPU and RSS, the
+    processes' system calls and (with `database`) the run database's transactions and
+    statements. The database is read after a quiet interval on both sides (see
+    bench/dbstats.py), outside the CPU interval so idle time never counts as CPU per order."""
     backlog = Phase(f"{name} backlog")
+    db = ctx.db if database else None
+    db0 = await db.start_phase() if db else None
     sim_cpu0 = cpu_seconds([ctx.sim.proc.pid])
     requests0 = ctx.sim_requests()
+    writes0 = io_writes(pids)
     roles = {os.getpid(): "bench harness", ctx.sim.proc.pid: "simulator"}
     roles |= {pid: name.split(" ")[0] for pid in pids}
-    with Sampler(pids, roles) as sampler:
-        await ctx.harness.burst(backlog, records)
-        await ctx.harness.wait(backlog, ctx.opts.timeout, alive)
+    async with syscalls.SyscallCounter(pids) as counter:
+        with Sampler(pids, roles) as sampler:
+            await ctx.harness.burst(backlog, records)
+            await ctx.harness.wait(backlog, ctx.opts.timeout, alive)
     usage = sampler.usage
     assert usage is not None
     n = len(backlog.done)
+    writes = io_writes(pids) - writes0
+    requests = ctx.sim_requests() - requests0
+    sim_cpu = cpu_seconds([ctx.sim.proc.pid]) - sim_cpu0
+    db_summary = dbstats.phase_summary(db0, await db.end_phase(), n) if db and db0 else None
     return {
         "name": name,
         "orders": n,
@@ -112,16 +132,18 @@ async def _backlog(
         "seconds": round(backlog.seconds(), 2),
         "throughput": round(backlog.throughput(), 1),
         "backlog_latency_ms": stats.summarize(backlog.latencies_ms()),
+        "cpu_ms_per_order": round(stats.per_order(usage.cpu_seconds * 1000, n), 3),
         "cpu_seconds_per_1000": round(stats.per_thousand(usage.cpu_seconds, n), 2),
-        "simulator_cpu_seconds_per_1000": round(
-            stats.per_thousand(cpu_seconds([ctx.sim.proc.pid]) - sim_cpu0, n), 2
-        ),
+        "database": db_summary,
+        "syscalls": syscalls.per_order_summary(counter.counts, n),
+        "proc_io_writes_per_order": round(stats.per_order(writes, n), 2),
+        "simulator_cpu_seconds_per_1000": round(stats.per_thousand(sim_cpu, n), 2),
         "rss_max_mb": [round(x, 1) for x in usage.rss_max_mb],
         "rss_end_mb": [round(x, 1) for x in usage.rss_end_mb],
         "machine_cpu_percent": round(sampler.machine_cpu_percent, 1),
         "cpu_seconds_by_process": sampler.cpu_seconds_by_process,
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "provider_requests_per_order": round((ctx.sim_requests() - requests0) / max(n, 1), 2),
+        "provider_requests_per_order": round(requests / max(n, 1), 2),
     }
 
 
@@ -192,6 +214,7 @@ async def baseline(ctx: Context) -> list[dict[str, Any]]:
                 [p.pid for p in procs],
                 alive,
                 lambda k, tag=tag: ctx.orders(f"{tag}-p", k, inputs),
+                database=False,
             )
         finally:
             stop_all(procs)

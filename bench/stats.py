@@ -91,3 +91,31 @@ def inflight_ceiling(in_flight: int, service_seconds: float) -> float:
     """Little's law: a pipeline holding `in_flight` requests of `service_seconds` each can
     finish at most in_flight / service_seconds per second."""
     return in_flight / service_seconds if service_seconds > 0 else math.inf
+
+
+def per_order(amount: float | None, orders: int) -> float:
+    """`amount` per order (CPU ms, statements, sends); NaN when it was not measured or no order
+    was processed, so a missing counter never reads as zero cost."""
+    if amount is None or orders <= 0:
+        return math.nan
+    return amount / orders
+
+
+def goal_line(
+    name: str, cpu_ms: float, pipe_ms: float, goal_ms: float = 2.0, stretch_ms: float = 1.0
+) -> str:
+    """The headline of one worker scenario: its CPU per order against the goal, the stretch
+    goal and the bare pipe, e.g. `worker x1 @ 0 ms: 1.83 ms/order (goal 2.0: OK, 0.92x;
+    stretch 1.0: 1.83x; pipe x46)`."""
+    if math.isnan(cpu_ms):
+        return f"{name}: CPU per order n/a"
+
+    def verdict(limit: float) -> str:
+        return f"{'OK' if cpu_ms <= limit else 'not met'}, {cpu_ms / limit:.2f}x"
+
+    pipe = ratio(cpu_ms, pipe_ms)
+    pipe_text = "pipe n/a" if math.isnan(pipe) else f"pipe x{pipe:.0f}"
+    return (
+        f"{name}: {cpu_ms:.2f} ms/order (goal {goal_ms:.1f}: {verdict(goal_ms)}; "
+        f"stretch {stretch_ms:.1f}: {verdict(stretch_ms)}; {pipe_text})"
+    )

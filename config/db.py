@@ -8,7 +8,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -26,10 +27,50 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    """An engine; `pool_size` set means a long-running worker's hot path (no pre-ping).
+
+    The worker's pool holds `pool_size` connections and never opens overflow ones that would be
+    closed again on return (a new connection per order under load). It does not ping on every
+    checkout either (`BEGIN; ";"; ROLLBACK`, a round trip per use): a connection the server
+    dropped fails its statement, SQLAlchemy invalidates the pool, and the step is retried as a
+    database outage (workers/outage.py). Short-lived users (CLI, API) keep the ping.
+    """
     # hide_parameters: a failed statement's error text must not carry buyers' data or secrets
-    engine = create_async_engine(async_url(url), pool_pre_ping=True, hide_parameters=True)
+    options: dict[str, object] = {"hide_parameters": True, "pool_pre_ping": pool_size is None}
+    if pool_size is not None and make_url(url).get_backend_name() in ("postgresql", "postgres"):
+        options.update(pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(async_url(url), **options)
+    event.listen(engine.sync_engine, "handle_error", _invalidate_broken_connection)
     return engine
+
+
+def _broken_connection_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import asyncpg
+    except ImportError:  # SQLite-only installs
+        return (OSError,)
+    return (
+        OSError,  # the socket went away
+        asyncpg.InterfaceError,  # "connection is closed", "another operation is in progress"
+        asyncpg.InternalClientError,  # the protocol was left mid-operation
+        asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ...
+        asyncpg.exceptions.AdminShutdownError,  # pg_terminate_backend, a failover, a restart
+        asyncpg.exceptions.CrashShutdownError,
+    )
+
+
+_BROKEN = _broken_connection_errors()
+
+
+def _invalidate_broken_connection(context: ExceptionContext) -> None:
+    """A statement failed because its connection is broken: never hand that connection out
+    again. asyncpg reports a server-terminated connection as closed only once it processed
+    the socket's end, so SQLAlchemy's own check can miss it; without this (and with no ping
+    on checkout) the next user of the connection fails with "another operation is in
+    progress" (tests/faults/test_fault_12_dropped_connections.py)."""
+    if isinstance(context.original_exception, _BROKEN):
+        context.is_disconnect = True
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

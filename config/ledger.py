@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
+from config.batching import Batcher
 from config.clock import as_utc, utcnow
 from config.models import Issuance, OutboxMessage, ProviderConnection
 from domain.ledger import (
@@ -103,6 +105,58 @@ class LeaseLost(RuntimeError):
     """Another worker took this entry over (our lease expired); it will report the outcome."""
 
 
+@dataclass(frozen=True)
+class _NewClaim:
+    key: LedgerKey
+    source: Source
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Finish:
+    entry: Entry
+    values: dict[str, Any]
+    outbox: Sequence[OutboxRecord]
+    rows: Sequence[Any]
+
+
+_TABLE = Issuance.__table__
+_KEY_COLUMNS = ("seller_id", "channel", "order_id", "slot", "refund_id")
+_FINISHED_COLUMNS = (
+    "state",
+    "result_event",
+    "document_kind",
+    "failure_code",
+    "provider_document_id",
+)
+# one CAS update per finished entry, sent together (executemany): the rows were locked first
+_FINISH = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("b_id"),
+        _TABLE.c.state == State.CLAIMED.value,
+        _TABLE.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(
+        {
+            **{c: bindparam(f"b_{c}") for c in _FINISHED_COLUMNS},
+            "park_reason": None,
+            "next_attempt_at": None,
+            "lease_owner": None,
+            "lease_until": None,
+            "version": _TABLE.c.version + 1,
+        }
+    )
+)
+
+
+def _everyones(exc: BaseException) -> bool:
+    """A batch failure no single request caused: the database cannot be reached."""
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc.orig, OSError | TimeoutError)
+    return isinstance(exc, OSError | TimeoutError | ConnectionError)
+
+
 def _entry(row: Issuance, prior_lease_end: dt.datetime | None = None) -> Entry:
     return Entry(
         id=row.id,
@@ -143,6 +197,17 @@ def _key_filter(key: LedgerKey) -> Any:
     )
 
 
+async def insert_rows(conn: AsyncConnection, rows: Sequence[Any]) -> None:
+    """Insert new ORM objects with Core, one executemany per table: a batch's outbox and
+    tracking rows without the session's unit of work (no identity map, no RETURNING)."""
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+        by_table.setdefault(row.__table__, []).append(values)
+    for table, values in by_table.items():
+        await conn.execute(insert(table), values)
+
+
 def outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
     return [
         OutboxMessage(
@@ -172,6 +237,16 @@ class Ledger:
         # (the Entry a claim returned identifies the task holding it: a stale task's release
         # must not free a claim taken again since, e.g. by this process's scheduler)
         self._held: dict[int, tuple[Entry, dt.datetime]] = {}
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        # one statement, atomic by itself: no BEGIN and COMMIT round trips around it
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        dialect = self._engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # concurrent claims and finishes go to the database together (config/batching.py)
+        self._new_claims: Batcher[_NewClaim, Entry | None] = Batcher(
+            self._claim_new, abandoned=self._claim_abandoned, shared=_everyones
+        )
+        self._finishes: Batcher[_Finish, bool] = Batcher(self._finish_many, shared=_everyones)
 
     def release(self, entry: Entry) -> None:
         """The task working on `entry` ended (finished or not): its claim is not in use here.
@@ -193,32 +268,76 @@ class Ledger:
     async def claim(self, key: LedgerKey, source: Source, *, from_scheduler: bool = False) -> Claim:
         """Take the entry for `key` (creating it), or say why this worker must not issue it."""
         now = self._clock()
-        try:
-            async with self._sessions() as session, session.begin():
-                row = Issuance(
-                    seller_id=key.seller_id,
-                    channel=key.channel,
-                    order_id=key.order_id,
-                    slot=key.slot.value,
-                    refund_id=key.refund_id,
-                    state=State.CLAIMED.value,
-                    version=1,
-                    attempts=0,
-                    lease_owner=self.owner,
-                    lease_until=now + self._lease,
-                    source_topic=source.topic,
-                    source_partition=source.partition,
-                    source_offset=source.offset,
-                    source_event_id=source.event_id,
-                    source_key=source.key,
-                    event_value=source.value,
-                    source_headers=[[k, v.decode("latin-1")] for k, v in source.headers],
-                )
-                session.add(row)
-                await session.flush()
-                return Claim(ClaimOutcome.NEW, self._hold(_entry(row)))
-        except IntegrityError:
-            pass  # seen before
+        entry = await self._new_claims.submit(_NewClaim(key, source, now))
+        if entry is not None:
+            return Claim(ClaimOutcome.NEW, entry)
+        return await self._claim_existing(key, now, from_scheduler)
+
+    async def _claim_new(self, requests: Sequence[_NewClaim]) -> list[Entry | None]:
+        """Insert the entries of every request in one statement; a request whose key exists
+        already (or twice in this batch) gets None: it goes the way of a redelivery."""
+        values = [self._new_row(r) for r in requests]
+        statement = (
+            self._insert(_TABLE)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
+            .returning(_TABLE.c.id, *(_TABLE.c[c] for c in _KEY_COLUMNS))
+        )
+        async with self._autocommit.connect() as conn:  # Core: no unit of work per batch
+            inserted = {tuple(row[1:]): row[0] for row in await conn.execute(statement)}
+        entries: list[Entry | None] = []
+        for request in requests:
+            k = request.key
+            new_id = inserted.pop(
+                (k.seller_id, k.channel, k.order_id, k.slot.value, k.refund_id), None
+            )
+            entries.append(None if new_id is None else self._hold(self._new_entry(new_id, request)))
+        return entries
+
+    def _new_row(self, request: _NewClaim) -> dict[str, Any]:
+        key, source = request.key, request.source
+        return {
+            "seller_id": key.seller_id,
+            "channel": key.channel,
+            "order_id": key.order_id,
+            "slot": key.slot.value,
+            "refund_id": key.refund_id,
+            "state": State.CLAIMED.value,
+            "version": 1,
+            "attempts": 0,
+            "lease_owner": self.owner,
+            "lease_until": request.now + self._lease,
+            "source_topic": source.topic,
+            "source_partition": source.partition,
+            "source_offset": source.offset,
+            "source_event_id": source.event_id,
+            "source_key": source.key,
+            "event_value": source.value,
+            "source_headers": [[k, v.decode("latin-1")] for k, v in source.headers],
+        }
+
+    def _new_entry(self, entry_id: int, request: _NewClaim) -> Entry:
+        return Entry(
+            id=entry_id,
+            key=request.key,
+            state=State.CLAIMED,
+            attempts=0,
+            document_kind=None,
+            park_reason=None,
+            next_attempt_at=None,
+            lease_until=request.now + self._lease,
+            result_event=None,
+            source=request.source,
+        )
+
+    def _claim_abandoned(self, _: _NewClaim, entry: Entry | None) -> None:
+        """Its caller was cancelled: the claim is in nobody's hands (taken over at once)."""
+        if entry is not None:
+            self._forget(entry)
+
+    async def _claim_existing(
+        self, key: LedgerKey, now: dt.datetime, from_scheduler: bool
+    ) -> Claim:
         async with self._sessions() as session, session.begin():
             row = await session.scalar(select(Issuance).where(_key_filter(key)))
             assert row is not None
@@ -291,18 +410,51 @@ class Ledger:
     ) -> None:
         """Move a claimed entry to a final state and queue its output, atomically."""
         assert state in FINAL
-        await self._transition(
-            entry,
-            outbox,
-            rows=[track.row(entry.id)] if track is not None else (),
-            state=state.value,
-            result_event=result_event,
-            document_kind=document_kind,
-            failure_code=failure_code,
-            provider_document_id=provider_document_id,
-            park_reason=None,
-            next_attempt_at=None,
-        )
+        values = {
+            "state": state.value,
+            "result_event": result_event,
+            "document_kind": document_kind,
+            "failure_code": failure_code,
+            "provider_document_id": provider_document_id,
+        }
+        rows = [track.row(entry.id)] if track is not None else []
+        if not await self._finishes.submit(_Finish(entry, values, outbox, rows)):
+            raise LeaseLost(f"ledger entry {entry.id} was taken over")
+        self._forget(entry)
+
+    async def _finish_many(self, requests: Sequence[_Finish]) -> list[bool]:
+        """Finish every request's entry that is still ours, in one transaction: lock them,
+        update them together, insert all their outbox and tracking rows. False: taken over
+        (that request's outbox rows are not written; its new owner reports the outcome)."""
+        ids = [r.entry.id for r in requests]
+        async with self._engine.begin() as conn:
+            ours = set(
+                (
+                    await conn.execute(
+                        select(_TABLE.c.id)
+                        .where(
+                            _TABLE.c.id.in_(ids),
+                            _TABLE.c.state == State.CLAIMED.value,
+                            _TABLE.c.lease_owner == self.owner,
+                        )
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
+            done = [r for r in requests if r.entry.id in ours]
+            if done:
+                await conn.execute(
+                    _FINISH,
+                    [
+                        {"b_id": r.entry.id, "b_owner": self.owner}
+                        | {f"b_{c}": v for c, v in r.values.items()}
+                        for r in done
+                    ],
+                )
+                await insert_rows(
+                    conn, [row for r in done for row in (*outbox_rows(r.outbox), *r.rows)]
+                )
+        return [r.entry.id in ours for r in requests]
 
     async def park(
         self,
@@ -476,41 +628,37 @@ class QuarantinedRow:
     last_error: str
 
 
+_OUTBOX = OutboxMessage.__table__
+_PENDING = (
+    select(_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.key, _OUTBOX.c.value, _OUTBOX.c.headers)
+    .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.quarantined_at.is_(None))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 class Outbox:
     def __init__(self, sessions: async_sessionmaker, clock: Clock = utcnow) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
 
     async def pending(self, limit: int = 100) -> list[tuple[int, OutboxRecord]]:
         """Unpublished rows in order; quarantined ones are left out so they block nothing."""
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))
-                    .where(OutboxMessage.quarantined_at.is_(None))
-                    .order_by(OutboxMessage.id)
-                    .limit(limit)
-                )
-            ).all()
+        async with self._autocommit.connect() as conn:
+            rows = await conn.execute(_PENDING, {"limit": limit})
             return [
-                (
-                    r.id,
-                    OutboxRecord(
-                        r.topic, r.key, r.value, [(k, v.encode("latin-1")) for k, v in r.headers]
-                    ),
-                )
-                for r in rows
+                (i, OutboxRecord(t, k, v, [(n, h.encode("latin-1")) for n, h in headers]))
+                for i, t, k, v, headers in rows
             ]
 
     async def mark_published(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(published_at=self._clock())
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(published_at=self._clock())
             )
 
     async def quarantine(self, outbox_id: int, error: str) -> None:

@@ -9,6 +9,7 @@ quote Fakturownia's KSeF guide (`fakturownia/API` `KSeF.md` @ 35787d0).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,9 +162,19 @@ def _drops(char: str) -> bool:
     )
 
 
+# every character `_drops` is true for: most text has none and needs no per-character pass
+_DROPPED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+
+
 def ksef_text(text: str) -> str:
     """`text` without the characters KSeF refuses; line breaks and tabs become spaces so words
     stay apart. Idempotent, so a name read back from a provider compares equal to its source."""
+    if _DROPPED.search(text) is None:
+        return text.strip()
     kept = "".join(
         " " if char.isspace() and _drops(char) else char
         for char in text

@@ -91,7 +91,7 @@ def dependency_down(exc: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, Unavailable):
             return current.dependency
-        if isinstance(current, _DATABASE):
+        if isinstance(current, _DATABASE) or _invalidated(current):
             return DATABASE
         if isinstance(current, _BROKER):
             return BROKER
@@ -99,6 +99,13 @@ def dependency_down(exc: BaseException) -> str | None:
             return DATABASE
         current = current.__cause__ or current.__context__
     return None
+
+
+def _invalidated(exc: BaseException) -> bool:
+    """SQLAlchemy found the statement's connection broken and dropped it (config/db.py)."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _from_database(exc: BaseException) -> bool:

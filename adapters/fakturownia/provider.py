@@ -10,6 +10,8 @@ import httpx
 
 from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_transport
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
+from adapters.fakturownia.treatment import SALES_INVOICE_KINDS
+from adapters.http_transport import AiohttpTransport
 from adapters.tls import shared_tls
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
@@ -20,7 +22,7 @@ from domain.ports import (
     ProviderRateLimited,
     before_create,
 )
-from schemas.invoices import IssuedDocument
+from schemas.invoices import DocumentKind, IssuedDocument
 
 PER_PAGE = 100  # the API's maximum
 MAX_LOOKUP_PAGES = 20
@@ -43,7 +45,7 @@ class FakturowniaProvider:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            transport=transport or AiohttpTransport(shared_tls()),  # adapters/http_transport.py
             headers={"Accept": "application/json", "Authorization": f"Bearer {api_token}"},
             follow_redirects=False,  # a redirect must never carry the token elsewhere
             verify=shared_tls(),
@@ -93,16 +95,19 @@ class FakturowniaProvider:
 
     async def find(self, request: DocumentRequest) -> IssuedDocument | None:
         """Look the document up by `oid`; the filter's exactness is unconfirmed, so re-check."""
-        kind = KIND[request.kind]
-        async for invoice in self._list(oid=request.idempotency_key):
-            if invoice.get("oid") == request.idempotency_key and invoice.get("kind") == kind:
+        kinds = (
+            SALES_INVOICE_KINDS if request.kind is DocumentKind.INVOICE else (KIND[request.kind],)
+        )
+        # with positions: the per-rate totals are read from them (adapters/fakturownia/treatment)
+        async for invoice in self._list(oid=request.idempotency_key, include_positions="true"):
+            if invoice.get("oid") == request.idempotency_key and invoice.get("kind") in kinds:
                 return issued_document(invoice, self.base_url)
         return None
 
     async def find_by_ksef_number(self, ksef_number: str) -> IssuedDocument | None:
         """The sales invoice KSeF accepted under `ksef_number`: `GET /invoices.json?gov_id=…`
         (ksef-2026.md §1.9), re-checked on our side like `find`."""
-        async for invoice in self._list(gov_id=ksef_number):
+        async for invoice in self._list(gov_id=ksef_number, include_positions="true"):
             if invoice.get("gov_id") == ksef_number:
                 return issued_document(invoice, self.base_url)
         return None

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from adapters.http_transport import AiohttpTransport
 from adapters.tls import shared_tls
 from adapters.wfirma.auth import WfirmaAuth
 from adapters.wfirma.corrections import correction_envelope, line_versions
@@ -62,6 +64,8 @@ SINGULAR = {
     "contractors": "contractor",
     "user_companies": "user_company",
     "series": "series",
+    "vat_codes": "vat_code",
+    "declaration_countries": "declaration_country",
 }
 
 
@@ -95,10 +99,11 @@ class WfirmaProvider:
         self._auth = auth
         self._options = WfirmaOptions.parse(options)
         self._limiter = limiter
+        self._oss_codes: dict[tuple[str, str], str] = {}  # (country, rate code) → vat_code id
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            transport=transport or AiohttpTransport(shared_tls()),  # adapters/http_transport.py
             headers={"Accept": "application/json"},
             follow_redirects=False,  # a redirect must never carry the credentials elsewhere
             verify=shared_tls(),
@@ -220,7 +225,8 @@ class WfirmaProvider:
             payload = correction_envelope(request, self._options, original, stored)
         else:
             contractor_id = await self._contractor_id(request)
-            payload = envelope(sales_record(request, self._options, contractor_id))
+            oss_codes = await self._oss_vat_codes(request)
+            payload = envelope(sales_record(request, self._options, contractor_id, oss_codes))
         try:
             body = await self._call("invoices", "add", body=payload)
         except ProviderValidationError as exc:
@@ -231,6 +237,33 @@ class WfirmaProvider:
         if not created or not created[0].get("id"):
             raise ProviderError("wFirma confirmed the document without its record")
         return issued_document(created[0])
+
+    async def _oss_vat_codes(self, request: DocumentRequest) -> dict[str, str]:
+        """The account's `vat_code` ids of the destination's rates an OSS document uses:
+        `declaration_countries/find` (ISO code → id), then `vat_codes/find` of that country
+        (§3.4; ids are account-specific, so looked up, then kept for this connection)."""
+        country = request.tax.destination
+        wanted = {x.rate_code for x in request.lines if x.rate_code.startswith("oss:")}
+        if not wanted or not country:
+            return {}
+        missing = {code for code in wanted if (country, code) not in self._oss_codes}
+        if missing:
+            country_id = None
+            async for row in self._find(
+                "declaration_countries", condition("code", "eq", country), company_scoped=False
+            ):
+                if str(row.get("code")) == country:
+                    country_id = str(row.get("id"))
+            async for row in self._find("vat_codes"):
+                if country_id is None or related_id(row, "declaration_country") != country_id:
+                    continue
+                code = f"oss:{format(Decimal(str(row.get('rate') or '0')).normalize(), 'f')}"
+                self._oss_codes.setdefault((country, code), str(row["id"]))
+        return {
+            code: self._oss_codes[(country, code)]
+            for code in wanted
+            if (country, code) in self._oss_codes
+        }
 
     async def _contractor_id(self, request: DocumentRequest) -> str | None:
         """With `contractor: find_by_nip`, an existing contractor with the buyer's NIP. The
@@ -264,6 +297,8 @@ class WfirmaProvider:
         hits.sort(key=lambda row: int(row["id"]))
         if len(hits) > 1:  # wFirma does not enforce uniqueness: report the oldest, loudly
             log.warning("%d wFirma documents carry id_external %r", len(hits), key)
+        if "vat_contents" not in hits[0]:  # a listing without the per-rate totals: read it
+            return issued_document(await self._invoice(str(hits[0]["id"])))
         return issued_document(hits[0])
 
     async def get(self, document_id: str) -> IssuedDocument:

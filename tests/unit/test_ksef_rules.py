@@ -161,3 +161,12 @@ def test_hours_left_goes_negative_once_overdue_and_needs_aware_times() -> None:
 def test_ksef_text_drops_control_characters(raw: str, clean: str) -> None:
     assert ksef_text(raw) == clean
     assert ksef_text(clean) == clean  # idempotent
+
+
+def test_the_fast_check_finds_exactly_the_characters_ksef_refuses() -> None:
+    """`ksef_text` skips its per-character pass when the pattern finds nothing: the pattern
+    must match every character `_drops` refuses and no other, over all of Unicode."""
+    from domain.ksef import _DROPPED, _drops
+
+    differ = [c for c in range(0x110000) if bool(_DROPPED.match(chr(c))) != _drops(chr(c))]
+    assert differ == []
