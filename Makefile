@@ -1,8 +1,12 @@
 # The two commands a newcomer needs are `make demo` and `make test` (see README.md).
-.PHONY: demo test lint bootstrap services-stop
+.PHONY: demo console test lint bootstrap services-stop
 
 demo:
 	scripts/demo
+
+# the demo, then the web console over its sellers and orders until Ctrl-C (docs/console.md)
+console:
+	DEMO_CONSOLE=1 scripts/demo
 
 test:
 	scripts/test

@@ -32,9 +32,12 @@ from config.settings import Settings, secret_box
 from workers import sellers as svc
 from workers.api_errors import install_error_handlers
 from workers.api_ksef import ksef
+from workers.api_logging import NoQueryInAccessLog as _NoQueryInAccessLog
 from workers.api_oauth import oauth
 from workers.api_params import Channel, ConnectionName, Ctx, SellerId
+from workers.api_tax import tax
 from workers.api_webhooks import webhooks
+from workers.console import mount as mount_console
 
 API_VERSION = "1.0.0"
 OPENAPI_FILE = FilePath(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -91,6 +94,7 @@ async def _authenticated(
 
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(_authenticated)], responses=ERRORS)
 v1.include_router(ksef)  # /v1/ksef: documents on their way through KSeF (workers/api_ksef.py)
+v1.include_router(tax)  # /v1/sellers/{id}/tax: the seller's tax profile (workers/api_tax.py)
 public = APIRouter()
 
 
@@ -338,17 +342,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(oauth)
     app.include_router(public)
     app.include_router(webhooks)
+    mount_console(app, settings)  # /console: the web console (workers/console/)
     return app
-
-
-class _NoQueryInAccessLog(logging.Filter):
-    """uvicorn's access line carries the full path; the callback's query holds an OAuth code."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "list_audits",
     "list_line",
     "order_of",
+    "pretty_value",
     "replay",
     "select",
     "seller_of",
@@ -218,14 +219,18 @@ def describe(record: DeadLetterRecord) -> str:
     width = max((len(k) for k, _ in record.headers), default=0)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in decode_headers(record.headers)]
     size = len(record.value) if record.value is not None else 0
+    is_json, text = pretty_value(record)
+    lines.append(f"value ({size} bytes, {'JSON' if is_json else 'not JSON'}):")
+    lines.append(text)
+    return "\n".join(lines)
+
+
+def pretty_value(record: DeadLetterRecord) -> tuple[bool, str]:
+    """(is JSON, the value pretty-printed as JSON, else as text with bytes escaped)."""
     parsed = _json(record.value)
     if parsed is not None:
-        lines.append(f"value ({size} bytes, JSON):")
-        lines.append(json.dumps(parsed, indent=2, ensure_ascii=False))
-    else:
-        lines.append(f"value ({size} bytes, not JSON):")
-        lines.append(escape_bytes(record.value))
-    return "\n".join(lines)
+        return True, json.dumps(parsed, indent=2, ensure_ascii=False)
+    return False, escape_bytes(record.value)
 
 
 def _reference_line(record: DeadLetterRecord) -> list[str]:
