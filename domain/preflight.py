@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from domain.ksef import CORRECTION_REASON_MAX, EMAIL_MAX, POSITION_NAME_MAX, ksef_text
 from domain.money import line_gross, to_grosz
-from domain.taxid import InvalidTaxId, classify_tax_id
+from domain.taxid import InvalidTaxId, buyer_tax_id
 from schemas.invoices import FailureCode, Violation
 from schemas.orders import Order, Refund
 from schemas.paths import field_path
@@ -58,12 +58,11 @@ def order_gross(order: Order) -> Decimal:
 
 
 def _tax_id_violations(order: Order) -> Iterator[Violation]:
-    if order.buyer.tax_id is None:
-        return
+    """Read as the VAT decision and the document will read it: in the buyer's country."""
     try:
-        classify_tax_id(order.buyer.tax_id)
+        buyer_tax_id(order)
     except InvalidTaxId as exc:
-        yield Violation(field="order.buyer.tax_id", code="tax_id_checksum", message=str(exc))
+        yield Violation(field="order.buyer.tax_id", code=exc.code, message=exc.message)
 
 
 def _order_violations(order: Order) -> Iterator[Violation]:
