@@ -7,6 +7,7 @@ outcome of an issued document can never be lost between the database and Kafka.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -205,7 +206,13 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[Any]) -> None:
         values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
         by_table.setdefault(row.__table__, []).append(values)
     for table, values in by_table.items():
-        await conn.execute(insert(table), values)
+        await conn.execute(_insert_into(table), values)
+
+
+@functools.cache
+def _insert_into(table: Any) -> Any:
+    """One INSERT statement object per table: built and cache-keyed once, not per batch."""
+    return insert(table)
 
 
 def outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
@@ -240,8 +247,13 @@ class Ledger:
         self._engine: AsyncEngine = sessions.kw["bind"]
         # one statement, atomic by itself: no BEGIN and COMMIT round trips around it
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-        dialect = self._engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        postgres = self._engine.dialect.name == "postgresql"
+        insert_for = postgresql.insert if postgres else sqlite.insert
+        self._claim = (
+            insert_for(_TABLE)
+            .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
+            .returning(_TABLE.c.id, *(_TABLE.c[c] for c in _KEY_COLUMNS))
+        )
         # concurrent claims and finishes go to the database together (config/batching.py)
         self._new_claims: Batcher[_NewClaim, Entry | None] = Batcher(
             self._claim_new, abandoned=self._claim_abandoned, shared=_everyones
@@ -277,14 +289,10 @@ class Ledger:
         """Insert the entries of every request in one statement; a request whose key exists
         already (or twice in this batch) gets None: it goes the way of a redelivery."""
         values = [self._new_row(r) for r in requests]
-        statement = (
-            self._insert(_TABLE)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
-            .returning(_TABLE.c.id, *(_TABLE.c[c] for c in _KEY_COLUMNS))
-        )
         async with self._autocommit.connect() as conn:  # Core: no unit of work per batch
-            inserted = {tuple(row[1:]): row[0] for row in await conn.execute(statement)}
+            # one statement built once; SQLAlchemy sends the rows as one multi-row INSERT
+            # ("insertmanyvalues"); rows skipped by the conflict are simply not returned
+            inserted = {tuple(row[1:]): row[0] for row in await conn.execute(self._claim, values)}
         entries: list[Entry | None] = []
         for request in requests:
             k = request.key
