@@ -151,6 +151,19 @@ _FINISH = (
 )
 
 
+_OUTBOX = OutboxMessage.__table__
+# the entries of a batch that are still ours, locked until the batch's transaction ends
+_LOCK_OURS = (
+    select(_TABLE.c.id)
+    .where(
+        _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        _TABLE.c.state == State.CLAIMED.value,
+        _TABLE.c.lease_owner == bindparam("owner"),
+    )
+    .with_for_update()
+)
+
+
 def _everyones(exc: BaseException) -> bool:
     """A batch failure no single request caused: the database cannot be reached."""
     if isinstance(exc, DBAPIError):
@@ -213,6 +226,19 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[Any]) -> None:
 def _insert_into(table: Any) -> Any:
     """One INSERT statement object per table: built and cache-keyed once, not per batch."""
     return insert(table)
+
+
+def outbox_values(records: Sequence[OutboxRecord]) -> list[dict[str, Any]]:
+    """Outbox rows as Core values (the batched finish inserts them without the ORM)."""
+    return [
+        {
+            "topic": r.topic,
+            "key": r.key,
+            "value": r.value,
+            "headers": [[k, v.decode("latin-1")] for k, v in r.headers],
+        }
+        for r in records
+    ]
 
 
 def outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
@@ -437,17 +463,7 @@ class Ledger:
         ids = [r.entry.id for r in requests]
         async with self._engine.begin() as conn:
             ours = set(
-                (
-                    await conn.execute(
-                        select(_TABLE.c.id)
-                        .where(
-                            _TABLE.c.id.in_(ids),
-                            _TABLE.c.state == State.CLAIMED.value,
-                            _TABLE.c.lease_owner == self.owner,
-                        )
-                        .with_for_update()
-                    )
-                ).scalars()
+                (await conn.execute(_LOCK_OURS, {"ids": ids, "owner": self.owner})).scalars()
             )
             done = [r for r in requests if r.entry.id in ours]
             if done:
@@ -459,9 +475,10 @@ class Ledger:
                         for r in done
                     ],
                 )
-                await insert_rows(
-                    conn, [row for r in done for row in (*outbox_rows(r.outbox), *r.rows)]
-                )
+                outbox = [values for r in done for values in outbox_values(r.outbox)]
+                if outbox:
+                    await conn.execute(_insert_into(_OUTBOX), outbox)
+                await insert_rows(conn, [row for r in done for row in r.rows])
         return [r.entry.id in ours for r in requests]
 
     async def park(
@@ -636,12 +653,16 @@ class QuarantinedRow:
     last_error: str
 
 
-_OUTBOX = OutboxMessage.__table__
 _PENDING = (
     select(_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.key, _OUTBOX.c.value, _OUTBOX.c.headers)
     .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.quarantined_at.is_(None))
     .order_by(_OUTBOX.c.id)
     .limit(bindparam("limit"))
+)
+_MARK_PUBLISHED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at"))
 )
 
 
@@ -664,10 +685,8 @@ class Outbox:
     async def mark_published(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(published_at=self._clock())
-            )
+        async with self._autocommit.connect() as conn:  # one statement: atomic by itself
+            await conn.execute(_MARK_PUBLISHED, {"ids": list(ids), "at": self._clock()})
 
     async def quarantine(self, outbox_id: int, error: str) -> None:
         """Set a row the broker refused for good aside (it stays until re-queued)."""

@@ -260,13 +260,14 @@ class IssuanceService:
                 ),
             )
         event = issued_event(fact, annotated(document, job.treatment))
+        payload = event.model_dump_json(by_alias=True)  # stored and published: the same bytes
         await self._ledger.finish(
             job.entry,
             State.ISSUED,
-            result_event=event.model_dump_json(by_alias=True),
+            result_event=payload,
             document_kind=document.kind.value,
             provider_document_id=document.provider_document_id,
-            outbox=[event_record(self._topics, event)],
+            outbox=[event_record(self._topics, event, payload)],
             # on its way to KSeF: watched from now on (ADR 0004), in the same transaction
             track=to_track(
                 replace(fact, document_kind=document.kind),

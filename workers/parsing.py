@@ -47,20 +47,30 @@ def nesting_depth(text: str) -> int:
 
 
 def decode_json(value: bytes) -> str:
-    """`value` as JSON text; raises ValueError with a reason that never quotes the value."""
+    """`value` as text whose nesting pydantic's parser can take; raises ValueError with a
+    reason that never quotes the value. Whether it is JSON at all, pydantic finds out while
+    validating (one parse per record), and `json_error` says why it is not."""
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"not UTF-8 ({exc.reason} 0x{value[exc.start]:02x} at position {exc.start})"
         ) from exc
-    if nesting_depth(text) > MAX_DEPTH:
+    # no deeper than its number of opening brackets: most orders need no scan at all
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
         raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+    return text
+
+
+def json_error(text: str) -> ValueError | None:
+    """Why `text` is not JSON, in json's words (which name the position, never the input)."""
     try:
         json.loads(text)
-    except RecursionError as exc:  # not expected below MAX_DEPTH; bad input all the same
-        raise TooDeep("nested too deeply") from exc
-    return text
+    except RecursionError:  # not expected below MAX_DEPTH; bad input all the same
+        return TooDeep("nested too deeply")
+    except ValueError as exc:
+        return exc
+    return None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -89,8 +99,10 @@ def parse(record: RawRecord) -> OrderCompleted | OrderRefunded | DeadLettered:
         event = ORDER_EVENT.validate_json(text)
     except ValidationError as exc:
         errors = exc.errors(include_input=False)
-        if all(e["type"] == "json_invalid" for e in errors):  # what json.loads let through
-            return dead(record, "malformed_json", f"value is not JSON: {errors[0]['msg']}", exc)
+        if all(e["type"] == "json_invalid" for e in errors):
+            why = json_error(text)  # json's message where it has one, pydantic's otherwise
+            message = str(why) if why is not None else errors[0]["msg"]
+            return dead(record, "malformed_json", f"value is not JSON: {message}", why or exc)
         return dead(record, "schema_invalid", describe_validation_error(exc), exc)
     channel = channel_of(record.topic)
     if event.data.channel != channel:

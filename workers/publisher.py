@@ -85,7 +85,8 @@ class Topics:
         return self.clearance
 
 
-def event_record(topics: Topics, event: OutputEvent) -> OutboxRecord:
+def event_record(topics: Topics, event: OutputEvent, payload: str | None = None) -> OutboxRecord:
+    """`payload`: the event's JSON when the caller already has it (serialised once per order)."""
     topic = topics.for_event(event)
     headers = [
         ("content-type", b"application/cloudevents+json"),
@@ -93,7 +94,10 @@ def event_record(topics: Topics, event: OutputEvent) -> OutboxRecord:
         ("ce_id", event.id.encode()),
     ]
     return OutboxRecord(
-        topic, event.data.order_id.encode(), event.model_dump_json(by_alias=True).encode(), headers
+        topic,
+        event.data.order_id.encode(),
+        (payload if payload is not None else event.model_dump_json(by_alias=True)).encode(),
+        headers,
     )
 
 

@@ -115,3 +115,15 @@ def test_an_unknown_event_type_has_no_empty_path() -> None:
     event["type"] = "order.exploded"
     message = dead(json.dumps(event).encode()).reason.message
     assert not message.startswith(":") and "order.exploded" in message
+
+
+def test_many_shallow_brackets_are_not_deep_and_few_brackets_need_no_scan() -> None:
+    """The depth scan runs only past MAX_DEPTH opening brackets (it cannot be deeper than
+    that); a wide but shallow order still parses, and malformed JSON is still named."""
+    event = valid_event()
+    line = event["data"]["order"]["lines"][0]
+    event["data"]["order"]["lines"] = [{**line, "line_id": f"L{i}"} for i in range(MAX_DEPTH * 2)]
+    assert isinstance(parse(record(json.dumps(event).encode())), OrderCompleted)
+    broken = dead(b'{"a": [1, 2,]}')
+    assert broken.reason.code == "malformed_json"
+    assert broken.reason.message.startswith("value is not JSON: Expecting value")
