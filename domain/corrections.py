@@ -162,3 +162,26 @@ def correction_totals(
     before_totals = totals_by_rate_group((s.gross, s.rate_code) for s in state)
     after_totals = totals_by_rate_group((after.get(s.key, s).gross, s.rate_code) for s in state)
     return after_totals - before_totals
+
+
+def stated_lines(
+    current: Iterable[LineState], lines: Iterable[CorrectionLine]
+) -> list[CorrectionLine]:
+    """The lines a correction states: the changed ones, plus every unchanged line of a rate
+    group that changes (before = after), in document order.
+
+    A provider computes VAT per rate group of the lines in front of it; with the whole group
+    stated, its before/after totals are the document's (`correction_totals`) whether it sums
+    the correction's lines only or the whole corrected document. Groups that do not change
+    are left out: their difference is zero either way.
+    """
+    changed = {line.before.key: line for line in lines}
+    state = list(current)
+    keys = {s.key for s in state}
+    groups = {line.before.rate_code for line in changed.values()}
+    stated = [
+        changed.get(s.key, CorrectionLine(s, s))
+        for s in state
+        if s.key in changed or s.rate_code in groups
+    ]
+    return stated + [line for key, line in changed.items() if key not in keys]

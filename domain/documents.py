@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.corrections import CorrectionLine
-from domain.money import line_gross
+from domain.corrections import CorrectionLine, LineState, correction_totals, stated_lines
+from domain.money import DocumentTotals, line_gross
 from domain.taxid import TaxId, buyer_tax_id
 from schemas.common import GtuCode, VatRate
 from schemas.invoices import DocumentKind
@@ -79,6 +79,21 @@ class CorrectionSpec:
     reason: str
     lines: tuple[CorrectionLine, ...]
     original_ksef_number: str | None = None  # a correction names the KSeF number it corrects
+    # every line of the document as it stands before this correction (current state); empty
+    # when unknown, and then only the changed lines are stated
+    document: tuple[LineState, ...] = ()
+
+    @property
+    def stated(self) -> tuple[CorrectionLine, ...]:
+        """What the provider is sent: the changed lines and the unchanged ones of their rate
+        groups, so it computes each group's VAT over the whole group (issue 13 item 5)."""
+        return tuple(stated_lines(self.document, self.lines)) if self.document else self.lines
+
+    @property
+    def totals(self) -> DocumentTotals:
+        """The document's per-rate totals after minus before (`correction_totals`)."""
+        current = self.document or tuple(line.before for line in self.lines)
+        return correction_totals(current, self.lines)
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,12 @@ class FakeProvider:
         return doc
 
     def _store(self, request: DocumentRequest) -> IssuedDocument:
-        lines = (
-            [(x.gross_delta, x.before.vat_rate) for x in request.correction.lines]
+        # a correction's totals are the document's per-rate totals after minus before
+        t = (
+            request.correction.totals
             if request.correction
-            else [(x.total_gross, x.vat_rate) for x in request.lines]
+            else totals_by_rate_group((x.total_gross, x.vat_rate) for x in request.lines)
         )
-        t = totals_by_rate_group(lines)
         doc = IssuedDocument(
             kind=request.kind,
             provider=Provider.FAKTUROWNIA,

@@ -97,7 +97,12 @@ async def issue_correction(
     except RefundDoesNotFit as exc:
         raise CorrectionRefused(FailureCode.INVALID_ORDER, str(exc), exc.violations) from exc
     spec = CorrectionSpec(
-        original.provider_document_id, original.number, refund.reason, tuple(lines), ksef_number
+        original.provider_document_id,
+        original.number,
+        refund.reason,
+        tuple(lines),
+        ksef_number,
+        document=tuple(current),
     )
     tax = correction_treatment(original.vat_treatment, order, original.split_payment, spec.lines)
     request = replace(request, correction=spec, lines=(), tax=tax)

@@ -184,7 +184,21 @@ def invoice_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any
     }
 
 
+# README "Pola faktury" `calculating_strategy`: `position` is how a line's amounts are derived,
+# `sum` "metoda sumowania kwot z pozycji" (sum / keep_gross / keep_net), and VosFactures asks for
+# all three keys together (fakturownia-api.md §2.2). `keep_gross` keeps our gross amounts and
+# derives the net from the summed gross of each rate group; that a correction's VAT is then the
+# difference of its before and after states' group totals is UNCONFIRMED (docs/vat-providers.md).
+CORRECTION_STRATEGY = {
+    "position": "keep_gross",
+    "sum": "keep_gross",
+    "invoice_form_price_kind": "gross",
+}
+
+
 def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, Any]:
+    """A correction states every line of the rate groups it changes (unchanged ones with
+    before = after), so the group totals it is computed from are the document's."""
     spec = req.correction
     assert spec is not None
     original = int(spec.original_id) if spec.original_id.isdigit() else spec.original_id
@@ -193,8 +207,9 @@ def correction_body(req: DocumentRequest, options: dict[str, Any]) -> dict[str, 
         "correction_reason": ksef_text(spec.reason)[:CORRECTION_REASON_MAX],
         "invoice_id": original,
         "from_invoice_id": original,
-        "positions": [correction_position(x) for x in spec.lines],
-        **_tax_bases({x.before.rate_code for x in spec.lines}, options, req),
+        "positions": [correction_position(x) for x in spec.stated],
+        "calculating_strategy": CORRECTION_STRATEGY,
+        **_tax_bases({x.before.rate_code for x in spec.stated}, options, req),
         # FA(3) links a correction to its original by KSeF number (ksef-2026.md §1.6, §1.9)
         **(
             {"gov_corrected_invoice_number": spec.original_ksef_number}
@@ -264,7 +279,7 @@ def issued_document(invoice: dict[str, Any], base_url: str, sent: bool = False) 
         corrected_document_id=str(invoice["invoice_id"]) if invoice.get("invoice_id") else None,
         clearance=_clearance(invoice),
         vat_treatment=treatment_of(invoice),
-        rate_totals=rate_totals(invoice.get("positions") or []),
+        rate_totals=rate_totals(invoice.get("positions") or [], invoice),
         exchange=exchange(invoice),
         split_payment=str(invoice.get("split_payment")).lower() in ("1", "true"),
     )

@@ -19,6 +19,7 @@ from domain.ports import (
     Delivery,
     Department,
     ProviderBusy,
+    ProviderError,
     ProviderRateLimited,
     before_create,
 )
@@ -81,7 +82,24 @@ class FakturowniaProvider:
         if self._options.get("gov_save_and_send"):
             envelope["gov_save_and_send"] = True
         invoice = await self._call("POST", "/invoices.json", json=envelope, creates=True)
+        if request.correction is not None and invoice.get("id") is not None:
+            invoice = await self._with_states(invoice)
         return issued_document(invoice, self.base_url)
+
+    async def _with_states(self, correction: dict[str, Any]) -> dict[str, Any]:
+        """The correction re-read with its positions' before/after states (README "Faktura
+        korekta": `correction_positions=full`), from which its per-rate totals are the
+        difference of the groups' totals; the create answer when the read fails (the
+        correction exists: a failure here must not make the caller issue it again)."""
+        try:
+            full = await self._call(
+                "GET",
+                f"/invoices/{correction['id']}.json",
+                params={"correction_positions": "full"},
+            )
+        except ProviderError:
+            return correction
+        return full if isinstance(full, dict) else correction
 
     async def _list(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
         """Every invoice matching `filters`, across pages and all periods (default hides old)."""

@@ -95,15 +95,31 @@ def treatment_of(invoice: dict[str, Any]) -> str | None:
     return "domestic"
 
 
-def rate_totals(positions: list[dict[str, Any]]) -> list[RateTotals]:
+def rate_totals(
+    positions: list[dict[str, Any]], invoice: dict[str, Any] | None = None
+) -> list[RateTotals]:
     """Per-rate totals the way Fakturownia sums a document: the gross of each rate group, its
     net derived once from that sum (simulators/fakturownia/vat.py, "sum of gross"). A
-    correction's are the difference of its before and after states' per-rate totals."""
+    correction's are the difference of its before and after states' per-rate totals; an
+    answer without those states (they come only with `correction_positions=full`) that moves
+    one rate group takes the document's own `price_net` / `price_tax` / `price_gross` for it,
+    as Fakturownia computed them (it documents no per-rate totals in answers)."""
     after = [p.get("correction_after_attributes") for p in positions]
     before = [p.get("correction_before_attributes") for p in positions]
     if positions and all(isinstance(x, dict) for x in after + before):
         return _difference(_groups(before), _groups(after))  # type: ignore[arg-type]
-    return [_totals(code, gross) for code, gross in _groups(positions).items()]
+    groups = _groups(positions)
+    if invoice is not None and invoice.get("kind") == "correction" and len(groups) == 1:
+        [code] = groups
+        return [
+            RateTotals(
+                rate=code,
+                net=_dec(invoice.get("price_net")),
+                vat=_dec(invoice.get("price_tax")),
+                gross=_dec(invoice.get("price_gross")),
+            )
+        ]
+    return [_totals(code, gross) for code, gross in groups.items()]
 
 
 def _groups(positions: Iterable[dict[str, Any]]) -> dict[str, Decimal]:

@@ -96,7 +96,11 @@ def spread(states: list[State], after: State) -> list[State]:
     return result
 
 
-def _changes(line: CorrectionLine, stored: list[Record]) -> list[tuple[Record, State]]:
+def _changes(
+    line: CorrectionLine, stored: list[Record], restate: bool = False
+) -> list[tuple[Record, State]]:
+    """The stored lines `line` changes and their target states; with `restate`, every stored
+    line of its key, changed or not (an unchanged line of a rate group the correction moves)."""
     matching = [r for r in stored if line_state(r).key == line.before.key]
     if not matching:
         raise ProviderValidationError(
@@ -105,7 +109,7 @@ def _changes(line: CorrectionLine, stored: list[Record]) -> list[tuple[Record, S
         )
     states = [(line_state(r).quantity, line_state(r).gross) for r in matching]
     targets = spread(states, (line.after.quantity, line.after.gross))
-    return [(r, t) for r, s, t in zip(matching, states, targets, strict=True) if s != t]
+    return [(r, t) for r, s, t in zip(matching, states, targets, strict=True) if restate or s != t]
 
 
 def correction_content(position: int, stored: Record, after: State) -> Record:
@@ -144,12 +148,19 @@ def correction_record(
     `stored`. Buyer and currency come from the original (currency is read-only here)."""
     spec = req.correction
     assert spec is not None
-    changes = [change for line in spec.lines for change in _changes(line, stored)]
-    if not changes:
+    if not [change for line in spec.lines for change in _changes(line, stored)]:
         raise ProviderValidationError(
             "the correction changes nothing on the document",
             fields={"invoicecontents": ["no line changes"]},
         )
+    # every line of a rate group that changes is stated (unchanged ones as they are), so the
+    # group's VAT before and after is the whole group's whichever lines wFirma sums (§3.5)
+    changed = {line.before.key for line in spec.lines}
+    changes = [
+        change
+        for line in spec.stated
+        for change in _changes(line, stored, restate=line.before.key not in changed)
+    ]
     record: Record = {
         "type": "correction",
         "parent_id": int(spec.original_id) if spec.original_id.isdigit() else spec.original_id,

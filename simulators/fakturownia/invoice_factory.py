@@ -31,7 +31,7 @@ from .parties import (
 )
 from .positions import Line, parse_positions
 from .state import AccountState, SimStore
-from .vat import document_totals
+from .summing import line_totals, sum_method
 
 KINDS: frozenset[str] = frozenset(
     {
@@ -133,7 +133,7 @@ def _draft(state: AccountState, request: CreateRequest) -> _Draft:
     lines = parse_positions(invoice.get("positions"), errors, oss=oss)
     number = _explicit_number(state, invoice, kind, errors)
     _check_oid(state, invoice, errors)
-    totals = document_totals((line.tax_code, line.gross) for line in lines)
+    totals = line_totals(lines, sum_method(invoice.get("calculating_strategy"), errors))
     status = text_or_none(invoice.get("status")) or "issued"
     if status not in STATUSES:
         err(errors, "status", NOT_IN_LIST)

@@ -3,7 +3,7 @@
 A correction names the corrected invoice in ``parent_id`` and each corrected line's current
 version in the line's ``parent_id``; a 2nd correction must point at the lines of the latest
 one. Lines carry the state *after* correction (``count: 0`` reverses a line), and the document
-totals are the per-rate-group difference between after and before.
+totals are the per-rate-group difference between the whole document after and before.
 """
 
 from __future__ import annotations
@@ -55,12 +55,24 @@ class Difference:
 def difference(
     lines: list[Line], before: dict[int, dict[str, Any]], gross_prices: bool
 ) -> Difference:
-    """After-minus-before totals per VAT group, over the lines this correction touches."""
-    after = group_totals(((line.vat, line.amount) for line in lines), gross_prices)
-    prior = group_totals(
-        _amounts(before[line.parent_line_id] for line in lines if line.parent_line_id is not None),
+    """After-minus-before totals of every VAT group the correction touches, each over the
+    whole document.
+
+    Reference §3.14: "lines not sent stay unchanged", so the corrected document is the current
+    one with the sent lines replaced; §3.5: VAT is computed once per rate group. The group's
+    VAT before and after is therefore the whole group's, and a correction sending one line
+    of a group moves the group's VAT by the difference of its two totals (UNCONFIRMED: the
+    docs show neither a correction's `vat_contents` nor how they are derived).
+    """
+    touched = {line.vat.id for line in lines}
+    replaced = {line.parent_line_id for line in lines if line.parent_line_id is not None}
+    prior_lines = _amounts(before.values())
+    kept = _amounts(r for i, r in before.items() if i not in replaced)
+    after = group_totals(
+        [p for p in kept if p[0].id in touched] + [(line.vat, line.amount) for line in lines],
         gross_prices,
     )
+    prior = group_totals([p for p in prior_lines if p[0].id in touched], gross_prices)
     by_id: dict[int, GroupTotal] = {}
     for group in after:
         by_id[group.vat.id] = group

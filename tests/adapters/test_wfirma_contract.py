@@ -532,8 +532,9 @@ async def test_partial_refunds_correct_the_latest_line_versions(wfirma: WfirmaEn
     # the buyer block of the documented example: the original's own contractor (issue 10)
     assert stored["contractor"] == wfirma.stored(original.provider_document_id)["contractor"]
     assert stored["contractor_detail"]["nip"] == "5252445767"
-    [corrected] = lines_of(stored)
-    assert corrected["parent_id"] == brake["id"]
+    # the other lines of the 23 % group are restated unchanged (issue 13 item 5)
+    [corrected] = [c for c in lines_of(stored) if c["parent_id"] == brake["id"]]
+    assert len(lines_of(stored)) == 3
     assert (corrected["name"], corrected["count"], corrected["price"], corrected["brutto"]) == (
         "Klocki hamulcowe (SKU: BRK-001)",
         "1.0000",
@@ -547,16 +548,21 @@ async def test_partial_refunds_correct_the_latest_line_versions(wfirma: WfirmaEn
         number="FK 1/2026",
         issue_date=POLISH_TODAY,
         currency="PLN",
-        totals=Totals(net=Decimal("-105.69"), vat=Decimal("-24.30"), gross=Decimal("-129.99")),
+        # the group's VAT before (310.48) and after (180.49): as Fakturownia's correction
+        totals=Totals(net=Decimal("-105.68"), vat=Decimal("-24.31"), gross=Decimal("-129.99")),
         corrected_document_id=original.provider_document_id,
         vat_treatment="domestic",
-        rate_totals=[RateTotals(rate="23", net="-105.69", vat="-24.30", gross="-129.99")],
+        rate_totals=[RateTotals(rate="23", net="-105.68", vat="-24.31", gross="-129.99")],
     )
 
     # the second refund of the same line starts from the corrected state and points at the
     # first correction's line, not at the original's
     second = await _correct(provider, body, "RF2", [refund])
-    [again] = lines_of(wfirma.stored(second.provider_document_id))
+    [again] = [
+        c
+        for c in lines_of(wfirma.stored(second.provider_document_id))
+        if c["parent_id"] == corrected["id"]
+    ]
     assert (again["parent_id"], again["count"], again["brutto"]) == (
         corrected["id"],
         "0.0000",
@@ -659,6 +665,7 @@ async def test_partial_shipping_and_money_only_refunds(wfirma: WfirmaEnv) -> Non
     correction = await _correct(provider, body, "DISC", refund, shipping="5.00")
     assert contents(wfirma.stored(correction.provider_document_id)) == [
         ("Klocki hamulcowe (SKU: BRK-001)", "szt", "2.0000", "124.99", "249.98", "23"),
+        ("Filtr oleju (SKU: FLT-002)", "szt", "1.0000", "35.50", "35.50", "23"),  # unchanged
         ("Dostawa", "usł", "1.0000", "10.00", "10.00", "23"),
     ]
     assert correction.totals.gross == Decimal("-15.00")

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from domain.corrections import CorrectionLine, LineState, correction_totals, line_key
+from domain.corrections import (
+    CorrectionLine,
+    LineState,
+    correction_totals,
+    line_key,
+    stated_lines,
+)
 from domain.money import DocumentTotals, totals_by_rate_group
 from schemas.common import VatRate
 
@@ -56,3 +62,17 @@ def test_a_full_refund_reverses_the_document() -> None:
     )
     before = totals_by_rate_group([(D("115.00"), VatRate.R23)])
     assert totals == DocumentTotals(-before.net, -before.vat, -before.gross)
+
+
+def test_a_correction_states_the_whole_of_each_group_it_changes() -> None:
+    part, book = state("Alternator", "100.00"), state("Instrukcja", "54.00", VatRate.R5)
+    shipping = state("Dostawa", "15.00")
+    changed = refund(part, "49.99")
+    stated = stated_lines([part, book, shipping], [changed])
+    # the unchanged shipping shares the 23 % group: stated with before = after; the 5 % book not
+    assert stated == [changed, CorrectionLine(shipping, shipping)]
+    assert totals_by_rate_group(
+        (x.after.gross, x.after.rate_code) for x in stated
+    ) - totals_by_rate_group((x.before.gross, x.before.rate_code) for x in stated) == (
+        correction_totals([part, book, shipping], [changed])
+    )
