@@ -242,15 +242,8 @@ def outbox_values(records: Sequence[OutboxRecord]) -> list[dict[str, Any]]:
 
 
 def outbox_rows(records: Sequence[OutboxRecord]) -> list[OutboxMessage]:
-    return [
-        OutboxMessage(
-            topic=r.topic,
-            key=r.key,
-            value=r.value,
-            headers=[[k, v.decode("latin-1")] for k, v in r.headers],
-        )
-        for r in records
-    ]
+    """The same rows as ORM objects, for transactions that go through a session."""
+    return [OutboxMessage(**values) for values in outbox_values(records)]
 
 
 class Ledger:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from adapters.vies.port import ViesChecker, ViesUnavailable
-from domain.vat import TaxProfile, TreatmentRefused, ViesNeeded, decide_treatment, vies_subject
+from domain.vat import TaxProfile, TreatmentRefused, ViesNeeded, decide_treatment
 from domain.vat_document import Decided, split_payment_due
 from domain.vies import ViesResult
 from schemas.invoices import FailureCode
@@ -40,10 +40,13 @@ class TreatmentService:
         self._vies = vies
 
     async def decide(self, order: Order, profile: TaxProfile) -> Decided | Refused | WaitForVies:
+        down = ""
         try:
-            subject = vies_subject(order, profile)
-            answer, down = await self._ask(subject) if subject else (None, "")
-            decision = decide_treatment(order, profile, answer, vies_down=bool(down))
+            try:  # most orders need no VIES answer: decided in one pass
+                decision = decide_treatment(order, profile, None)
+            except ViesNeeded as needed:  # the id `vies_subject` names, without a second pass
+                answer, down = await self._ask(needed.vat_id)
+                decision = decide_treatment(order, profile, answer, vies_down=bool(down))
         except TreatmentRefused as exc:
             return Refused(_code(exc.code), exc.message)
         except ViesNeeded:
