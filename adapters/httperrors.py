@@ -12,25 +12,27 @@ from typing import Any, overload
 
 import httpx
 
+from adapters.http_client import Answer
 from domain.ports import ProviderError, ProviderInDoubt, ProviderUnavailable
 
 # Failures that happen before a byte of the request left: nothing can have been created.
 SAFE_BEFORE_SEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def parse_body(response: httpx.Response) -> Any:
+def parse_body(response: httpx.Response | Answer) -> Any:
     """The JSON of the answer, or ``None`` when it is empty or not JSON."""
+    text = response.text
     try:
-        return json.loads(response.text) if response.text else None
+        return json.loads(text) if text else None
     except ValueError:
         return None
 
 
 @overload
-def retry_after(response: httpx.Response, default: float) -> float: ...
+def retry_after(response: httpx.Response | Answer, default: float) -> float: ...
 @overload
-def retry_after(response: httpx.Response, default: None = None) -> float | None: ...
-def retry_after(response: httpx.Response, default: float | None = None) -> float | None:
+def retry_after(response: httpx.Response | Answer, default: None = None) -> float | None: ...
+def retry_after(response: httpx.Response | Answer, default: float | None = None) -> float | None:
     """The ``Retry-After`` header in seconds (never negative), or ``default`` when it is absent
     or not a number of seconds."""
     value = response.headers.get("Retry-After")

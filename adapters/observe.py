@@ -8,15 +8,19 @@ request log, which prints full URLs with their query strings.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 from prometheus_client import Counter, Histogram
+
+from adapters.http_client import Answer, answer_of
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +50,37 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
-def _elapsed(response: httpx.Response) -> float | None:
-    """Seconds from sending to the body read; None for a response built by hand (tests)."""
-    try:
-        return response.elapsed.total_seconds()
-    except RuntimeError:
-        return None
-
-
-def answered(provider: str, endpoint: str, response: httpx.Response) -> None:
+def answered(provider: str, endpoint: str, response: httpx.Response | Answer) -> None:
     """Record one answered call: its latency, the log context of the call, one log line."""
-    try:
-        request = response.request
-    except RuntimeError:  # a response built without a request never went over the wire
+    answer = answer_of(response)
+    if answer.method is None:  # built by hand: never went over the wire
         return
-    seconds = _elapsed(response)
+    seconds = answer.elapsed
     if seconds is not None:
-        PROVIDER_REQUEST_SECONDS.labels(
-            provider, request.method, endpoint, status_class(response.status_code)
-        ).observe(seconds)
+        _latency(provider, answer.method, endpoint, answer.status_code).observe(seconds)
     _LAST_CALL.set(
         {
             "provider": provider,
-            "provider_method": request.method,
-            "provider_path": request.url.path,  # no query string, no host
-            "provider_status": response.status_code,
-            "provider_request_id": response.headers.get("X-Request-Id"),
+            "provider_method": answer.method,
+            "provider_path": answer.path,  # no query string, no host
+            "provider_status": answer.status_code,
+            "provider_request_id": answer.headers.get("X-Request-Id"),
         }
     )
     log.info(
         "%s %s %s answered HTTP %d in %.3fs",
         provider,
-        request.method,
+        answer.method,
         endpoint,
-        response.status_code,
+        answer.status_code,
         seconds or 0.0,
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _latency(provider: str, method: str, endpoint: str, status: int) -> Any:
+    """The histogram child of one label set: `labels()` hashes and locks on every call."""
+    return PROVIDER_REQUEST_SECONDS.labels(provider, method, endpoint, status_class(status))
 
 
 def unanswered(provider: str, where: str, exc: httpx.HTTPError) -> None:

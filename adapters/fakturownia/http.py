@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from adapters import observe
+from adapters.http_client import Answer, answer_of
 from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     DuplicateDocument,
@@ -56,12 +57,13 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def raise_for_answer(response: httpx.Response, *, creates: bool) -> Any:
+def raise_for_answer(response: httpx.Response | Answer, *, creates: bool) -> Any:
     """The parsed body of a successful answer; otherwise the matching ProviderError."""
-    observe.answered("fakturownia", endpoint(response.request.url.path), response)
+    response = answer_of(response)
+    observe.answered("fakturownia", endpoint(response.path), response)
     body = parse_body(response)
     status = response.status_code
-    where = f"{response.request.method} {response.request.url.path}"
+    where = f"{response.method} {response.path}"
     if status in (401, 403):
         raise ProviderAuthError(
             "Fakturownia rejected the API token: generate a new one in Settings → Account "

@@ -11,7 +11,7 @@ import httpx
 from adapters.fakturownia.http import error_text, raise_for_answer, raise_for_transport
 from adapters.fakturownia.mapping import KIND, invoice_body, issued_document, line_state
 from adapters.fakturownia.treatment import SALES_INVOICE_KINDS
-from adapters.http_transport import AiohttpTransport
+from adapters.http_client import HttpClient
 from adapters.tls import shared_tls
 from domain.corrections import LineState, fold
 from domain.documents import DocumentRequest
@@ -43,13 +43,12 @@ class FakturowniaProvider:
         self._token = api_token
         self._options = options or {}
         self._held_until = 0.0
-        self._http = httpx.AsyncClient(
+        self._http = HttpClient(  # adapters/http_client.py; never follows a redirect
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport or AiohttpTransport(shared_tls()),  # adapters/http_transport.py
+            tls=shared_tls(),
             headers={"Accept": "application/json", "Authorization": f"Bearer {api_token}"},
-            follow_redirects=False,  # a redirect must never carry the token elsewhere
-            verify=shared_tls(),
+            transport=transport,
         )
 
     def __repr__(self) -> str:

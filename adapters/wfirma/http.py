@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from adapters import observe
+from adapters.http_client import Answer, answer_of
 from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
 from domain.ports import (
     ProviderAuthError,
@@ -160,12 +161,12 @@ def describe(fields: dict[str, list[str]]) -> str:
     return "; ".join(f"{_label(name)}: {' '.join(msgs)}" for name, msgs in fields.items())
 
 
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: Answer) -> float:
     return retry_after(response, DEFAULT_RATE_LIMIT_BACKOFF)
 
 
 def raise_for_answer(
-    response: httpx.Response,
+    response: httpx.Response | Answer,
     *,
     module: str,
     action: str,
@@ -175,14 +176,16 @@ def raise_for_answer(
 ) -> Any:
     """The parsed body of an `OK` answer (or of a plain `ERROR` refusal when `refusal_ok`:
     `invoices/send` reports a refused e-mail that way); otherwise the matching ProviderError."""
+    response = answer_of(response)
     observe.answered("wfirma", f"/{module}/{action}", response)
+    text = response.text
     body = parse_body(response)
-    code, message = status_of(body, response.text)
+    code, message = status_of(body, text)
     http = response.status_code
-    where = f"{response.request.method} /{module}/{action}"
+    where = f"{response.method} /{module}/{action}"
     if http >= 500:  # a gateway or server failure says nothing certain about a create
         kind = unanswered(creates)
-        raise kind(f"wFirma answered HTTP {http}", detail=f"{where}: {response.text[:200]}")
+        raise kind(f"wFirma answered HTTP {http}", detail=f"{where}: {text[:200]}")
     if code is None:
         if http in (401, 403):
             raise CredentialsRejected(_AUTH_MESSAGE, detail=f"{where}: HTTP {http}")
@@ -197,7 +200,7 @@ def raise_for_answer(
         kind = unanswered(creates)
         raise kind(
             f"wFirma answered HTTP {http} without a status",
-            detail=f"{where}: {response.text[:200]}",
+            detail=f"{where}: {text[:200]}",
         )
     if code.upper() == "OK" or (refusal_ok and code.upper() == "ERROR"):
         return body

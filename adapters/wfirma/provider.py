@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from adapters.http_transport import AiohttpTransport
+from adapters.http_client import Answer, HttpClient
 from adapters.tls import shared_tls
 from adapters.wfirma.auth import WfirmaAuth
 from adapters.wfirma.corrections import correction_envelope, line_versions
@@ -100,13 +100,12 @@ class WfirmaProvider:
         self._options = WfirmaOptions.parse(options)
         self._limiter = limiter
         self._oss_codes: dict[tuple[str, str], str] = {}  # (country, rate code) → vat_code id
-        self._http = httpx.AsyncClient(
+        self._http = HttpClient(  # adapters/http_client.py; never follows a redirect
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport or AiohttpTransport(shared_tls()),  # adapters/http_transport.py
+            tls=shared_tls(),
             headers={"Accept": "application/json"},
-            follow_redirects=False,  # a redirect must never carry the credentials elsewhere
-            verify=shared_tls(),
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -126,7 +125,7 @@ class WfirmaProvider:
         *,
         company_scoped: bool,
         pdf: bool,
-    ) -> tuple[httpx.Response, dict[str, str]]:
+    ) -> tuple[Answer, dict[str, str]]:
         params = {"inputFormat": "json", "outputFormat": "json", **self._auth.query()}
         if company_scoped and self.company_id is not None:
             params["company_id"] = str(self.company_id)
