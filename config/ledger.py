@@ -7,19 +7,18 @@ outcome of an issued document can never be lost between the database and Kafka.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.batching import Batcher
 from config.clock import as_utc, utcnow
+from config.hot_statements import FINISHED_COLUMNS, FinishRows, hot_statements
 from config.models import Issuance, OutboxMessage, ProviderConnection
 from domain.ledger import (
     FINAL,
@@ -121,49 +120,6 @@ class _Finish:
     rows: Sequence[Any]
 
 
-_TABLE = Issuance.__table__
-_KEY_COLUMNS = ("seller_id", "channel", "order_id", "slot", "refund_id")
-_FINISHED_COLUMNS = (
-    "state",
-    "result_event",
-    "document_kind",
-    "failure_code",
-    "provider_document_id",
-)
-# one CAS update per finished entry, sent together (executemany): the rows were locked first
-_FINISH = (
-    update(_TABLE)
-    .where(
-        _TABLE.c.id == bindparam("b_id"),
-        _TABLE.c.state == State.CLAIMED.value,
-        _TABLE.c.lease_owner == bindparam("b_owner"),
-    )
-    .values(
-        {
-            **{c: bindparam(f"b_{c}") for c in _FINISHED_COLUMNS},
-            "park_reason": None,
-            "next_attempt_at": None,
-            "lease_owner": None,
-            "lease_until": None,
-            "version": _TABLE.c.version + 1,
-        }
-    )
-)
-
-
-_OUTBOX = OutboxMessage.__table__
-# the entries of a batch that are still ours, locked until the batch's transaction ends
-_LOCK_OURS = (
-    select(_TABLE.c.id)
-    .where(
-        _TABLE.c.id.in_(bindparam("ids", expanding=True)),
-        _TABLE.c.state == State.CLAIMED.value,
-        _TABLE.c.lease_owner == bindparam("owner"),
-    )
-    .with_for_update()
-)
-
-
 def _everyones(exc: BaseException) -> bool:
     """A batch failure no single request caused: the database cannot be reached."""
     if isinstance(exc, DBAPIError):
@@ -211,23 +167,6 @@ def _key_filter(key: LedgerKey) -> Any:
     )
 
 
-async def insert_rows(conn: AsyncConnection, rows: Sequence[Any]) -> None:
-    """Insert new ORM objects with Core, one executemany per table: a batch's outbox and
-    tracking rows without the session's unit of work (no identity map, no RETURNING)."""
-    by_table: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-        by_table.setdefault(row.__table__, []).append(values)
-    for table, values in by_table.items():
-        await conn.execute(_insert_into(table), values)
-
-
-@functools.cache
-def _insert_into(table: Any) -> Any:
-    """One INSERT statement object per table: built and cache-keyed once, not per batch."""
-    return insert(table)
-
-
 def outbox_values(records: Sequence[OutboxRecord]) -> list[dict[str, Any]]:
     """Outbox rows as Core values (the batched finish inserts them without the ORM)."""
     return [
@@ -263,16 +202,8 @@ class Ledger:
         # (the Entry a claim returned identifies the task holding it: a stale task's release
         # must not free a claim taken again since, e.g. by this process's scheduler)
         self._held: dict[int, tuple[Entry, dt.datetime]] = {}
-        self._engine: AsyncEngine = sessions.kw["bind"]
-        # one statement, atomic by itself: no BEGIN and COMMIT round trips around it
-        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-        postgres = self._engine.dialect.name == "postgresql"
-        insert_for = postgresql.insert if postgres else sqlite.insert
-        self._claim = (
-            insert_for(_TABLE)
-            .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
-            .returning(_TABLE.c.id, *(_TABLE.c[c] for c in _KEY_COLUMNS))
-        )
+        # the per-order statements, on the driver directly where it pays (PostgreSQL)
+        self._hot = hot_statements(sessions.kw["bind"])
         # concurrent claims and finishes go to the database together (config/batching.py)
         self._new_claims: Batcher[_NewClaim, Entry | None] = Batcher(
             self._claim_new, abandoned=self._claim_abandoned, shared=_everyones
@@ -307,11 +238,9 @@ class Ledger:
     async def _claim_new(self, requests: Sequence[_NewClaim]) -> list[Entry | None]:
         """Insert the entries of every request in one statement; a request whose key exists
         already (or twice in this batch) gets None: it goes the way of a redelivery."""
-        values = [self._new_row(r) for r in requests]
-        async with self._autocommit.connect() as conn:  # Core: no unit of work per batch
-            # one statement built once; SQLAlchemy sends the rows as one multi-row INSERT
-            # ("insertmanyvalues"); rows skipped by the conflict are simply not returned
-            inserted = {tuple(row[1:]): row[0] for row in await conn.execute(self._claim, values)}
+        # one statement; rows skipped by the conflict are simply not returned
+        rows = await self._hot.claim([self._new_row(r) for r in requests])
+        inserted = {tuple(row[1:]): row[0] for row in rows}
         entries: list[Entry | None] = []
         for request in requests:
             k = request.key
@@ -437,41 +366,27 @@ class Ledger:
     ) -> None:
         """Move a claimed entry to a final state and queue its output, atomically."""
         assert state in FINAL
-        values = {
-            "state": state.value,
-            "result_event": result_event,
-            "document_kind": document_kind,
-            "failure_code": failure_code,
-            "provider_document_id": provider_document_id,
-        }
+        values = dict(
+            zip(
+                FINISHED_COLUMNS,
+                (state.value, result_event, document_kind, failure_code, provider_document_id),
+                strict=True,
+            )
+        )
         rows = [track.row(entry.id)] if track is not None else []
         if not await self._finishes.submit(_Finish(entry, values, outbox, rows)):
             raise LeaseLost(f"ledger entry {entry.id} was taken over")
         self._forget(entry)
 
     async def _finish_many(self, requests: Sequence[_Finish]) -> list[bool]:
-        """Finish every request's entry that is still ours, in one transaction: lock them,
-        update them together, insert all their outbox and tracking rows. False: taken over
-        (that request's outbox rows are not written; its new owner reports the outcome)."""
-        ids = [r.entry.id for r in requests]
-        async with self._engine.begin() as conn:
-            ours = set(
-                (await conn.execute(_LOCK_OURS, {"ids": ids, "owner": self.owner})).scalars()
-            )
-            done = [r for r in requests if r.entry.id in ours]
-            if done:
-                await conn.execute(
-                    _FINISH,
-                    [
-                        {"b_id": r.entry.id, "b_owner": self.owner}
-                        | {f"b_{c}": v for c, v in r.values.items()}
-                        for r in done
-                    ],
-                )
-                outbox = [values for r in done for values in outbox_values(r.outbox)]
-                if outbox:
-                    await conn.execute(_insert_into(_OUTBOX), outbox)
-                await insert_rows(conn, [row for r in done for row in r.rows])
+        """Finish every request's entry that is still ours, atomically (one transaction, one
+        statement on PostgreSQL): update them together, insert all their outbox and tracking
+        rows. False: taken over (that request's outbox rows are not written; its new owner
+        reports the outcome)."""
+        ours = await self._hot.finish(
+            self.owner,
+            [FinishRows(r.entry.id, r.values, outbox_values(r.outbox), r.rows) for r in requests],
+        )
         return [r.entry.id in ours for r in requests]
 
     async def park(
@@ -646,40 +561,23 @@ class QuarantinedRow:
     last_error: str
 
 
-_PENDING = (
-    select(_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.key, _OUTBOX.c.value, _OUTBOX.c.headers)
-    .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.quarantined_at.is_(None))
-    .order_by(_OUTBOX.c.id)
-    .limit(bindparam("limit"))
-)
-_MARK_PUBLISHED = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("at"))
-)
-
-
 class Outbox:
     def __init__(self, sessions: async_sessionmaker, clock: Clock = utcnow) -> None:
         self._sessions = sessions
-        self._engine: AsyncEngine = sessions.kw["bind"]
-        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._hot = hot_statements(sessions.kw["bind"])
         self._clock = clock
 
     async def pending(self, limit: int = 100) -> list[tuple[int, OutboxRecord]]:
         """Unpublished rows in order; quarantined ones are left out so they block nothing."""
-        async with self._autocommit.connect() as conn:
-            rows = await conn.execute(_PENDING, {"limit": limit})
-            return [
-                (i, OutboxRecord(t, k, v, [(n, h.encode("latin-1")) for n, h in headers]))
-                for i, t, k, v, headers in rows
-            ]
+        return [
+            (i, OutboxRecord(t, k, v, [(n, h.encode("latin-1")) for n, h in headers]))
+            for i, t, k, v, headers in await self._hot.pending(limit)
+        ]
 
     async def mark_published(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        async with self._autocommit.connect() as conn:  # one statement: atomic by itself
-            await conn.execute(_MARK_PUBLISHED, {"ids": list(ids), "at": self._clock()})
+        await self._hot.mark_published(ids, self._clock())
 
     async def quarantine(self, outbox_id: int, error: str) -> None:
         """Set a row the broker refused for good aside (it stays until re-queued)."""
