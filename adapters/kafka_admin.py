@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from adapters.kafka_topics import OrderTopics, TopicLister
 from config.settings import Settings
-from schemas.topics import ORDERS_TOPIC_PATTERN, dlq_topic, orders_topic
+from schemas.topics import dlq_topic, orders_topic
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +71,18 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
         await admin.close()
 
 
+def order_topics_watch(settings: Settings) -> OrderTopics:
+    """Lists the input topics on the broker over one connection (close it when done)."""
+    return OrderTopics(settings, TopicLister(client_options(settings)))
+
+
 async def list_order_topics(settings: Settings) -> list[str]:
     """Input topics on the broker: the configured pattern, and always a valid channel name."""
-    wanted = re.compile(settings.orders_topic_pattern)
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
+    watch = order_topics_watch(settings)
     try:
-        return sorted(
-            t
-            for t in await admin.list_topics()
-            if wanted.match(t) and ORDERS_TOPIC_PATTERN.match(t)
-        )
+        return await watch.list()
     finally:
-        await admin.close()
+        await watch.close()
 
 
 async def prepare_order_topics(settings: Settings) -> list[str]:

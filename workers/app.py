@@ -22,7 +22,7 @@ from faust.types import EventT, StreamT
 from adapters.kafka_admin import (
     client_options,
     ensure_topics,
-    list_order_topics,
+    order_topics_watch,
     topics_for_channels,
 )
 from config.settings import Settings
@@ -204,10 +204,12 @@ def create_app(
         if await rt.clearance.run_due():
             await rt.publisher.flush()
 
+    watch = order_topics_watch(settings)  # one connection for every tick (kafka_topics.py)
+
     @app.timer(settings.topic_discovery_seconds)
     @survives("discovering channel topics", uses=(BROKER,))
     async def discover_channels() -> None:
-        new = [t for t in await list_order_topics(settings) if t not in order_topics]
+        new = [t for t in await watch.list() if t not in order_topics]
         if new and not restart.requested:
             channels = [t.split(".", 1)[1] for t in new]
             await ensure_topics(settings, topics_for_channels(channels))
@@ -226,6 +228,7 @@ def create_app(
 
     @app.on_before_shutdown.connect
     async def close_runtime(_app: faust.App, **_: Any) -> None:
+        await watch.close()
         if "rt" in state:
             await state.pop("rt").aclose()
 
