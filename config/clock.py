@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# A partial, not a function: the clock is read several times per order (ledger, events,
+# clearance), and calling datetime.now directly saves a Python frame per reading.
+utcnow: Callable[[], dt.datetime] = partial(dt.datetime.now, dt.UTC)
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:

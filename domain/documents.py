@@ -6,6 +6,7 @@ Adapters map this to their API; nothing here knows about HTTP or a provider's fi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from schemas.invoices import DocumentKind
 from schemas.orders import Order, PaymentMethod
 
 POLAND = ZoneInfo("Europe/Warsaw")
+ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class TaxTreatment:
     oss: bool = False  # the destination's VAT through OSS (lines at "oss:<percent>")
 
 
+DOMESTIC = TaxTreatment()  # no decision made: the connector's rates, Polish VAT
+
+
 @dataclass(frozen=True)
 class CorrectionSpec:
     """What a correction refers to and changes; lines carry full before/after state."""
@@ -112,7 +117,7 @@ class DocumentRequest:
     order_number: str
     send_to_buyer: bool
     correction: CorrectionSpec | None = None
-    tax: TaxTreatment = TaxTreatment()
+    tax: TaxTreatment = DOMESTIC
 
     @property
     def total_gross(self) -> Decimal:
@@ -174,30 +179,29 @@ def buyer_info(order: Order) -> BuyerInfo:
     )
 
 
-def sales_lines(order: Order) -> tuple[DocumentLine, ...]:
+def sales_lines(order: Order, rates: Sequence[str] | None = None) -> tuple[DocumentLine, ...]:
+    """The order's lines, then its shipping when charged; `rates`: the rate the VAT decision
+    applied to each, in that order (`domain.vat_document`), so no line is built twice."""
+    s = order.shipping if order.shipping and order.shipping.price_gross else None
+    count = len(order.lines) + (s is not None)
+    if rates is not None and len(rates) != count:
+        raise ValueError(f"the decision covers {len(rates)} lines, the document has {count}")
+    applied = rates or (None,) * count
     lines = [
         DocumentLine(
-            name=x.name,
-            quantity=x.quantity,
-            unit=x.unit,
-            total_gross=line_gross(x.quantity, x.unit_price_gross),
-            vat_rate=x.vat_rate,
-            gtu=x.gtu,
-            sku=x.sku,
+            x.name,
+            x.quantity,
+            x.unit,
+            line_gross(x.quantity, x.unit_price_gross),
+            x.vat_rate,
+            x.gtu,
+            x.sku,
+            rate,
         )
-        for x in order.lines
+        for x, rate in zip(order.lines, applied, strict=False)
     ]
-    if order.shipping and order.shipping.price_gross:
-        s = order.shipping
-        lines.append(
-            DocumentLine(
-                name=s.name,
-                quantity=Decimal(1),
-                unit="usł",
-                total_gross=s.price_gross,
-                vat_rate=s.vat_rate,
-            )
-        )
+    if s is not None:
+        lines.append(DocumentLine(s.name, ONE, "usł", s.price_gross, s.vat_rate, rate=applied[-1]))
     return tuple(lines)
 
 
@@ -208,8 +212,12 @@ def sales_document(
     target: str | None,
     send_to_buyer: bool,
     now: dt.datetime,
+    *,
+    rates: Sequence[str] | None = None,
+    tax: TaxTreatment = DOMESTIC,
 ) -> DocumentRequest:
-    """The sales document (invoice or receipt) for a completed order, issued `now`."""
+    """The sales document (invoice or receipt) for a completed order, issued `now`; `rates`
+    and `tax`: the VAT decision's, when made (`domain.vat_document.decided_sales_document`)."""
     paid = order.payment.paid_at
     return DocumentRequest(
         idempotency_key=sales_key(channel, order.order_id),
@@ -219,10 +227,11 @@ def sales_document(
         issue_date=polish_date(now),
         sell_date=polish_date(order.placed_at),
         buyer=buyer_info(order),
-        lines=sales_lines(order),
+        lines=sales_lines(order, rates),
         payment_method=order.payment.method,
         paid_amount=order.payment.paid_amount,
         paid_date=polish_date(paid) if paid else None,
         order_number=order.number or order.order_id,
         send_to_buyer=send_to_buyer and order.buyer.email is not None,
+        tax=tax,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -93,7 +94,7 @@ def tax_id_countries(order: Order) -> tuple[str, ...]:
 def buyer_tax_id(order: Order) -> TaxId | None:
     """The buyer's tax id read in the context of its order; raises InvalidTaxId."""
     raw = order.buyer.tax_id
-    return classify_tax_id(raw, tax_id_countries(order)) if raw else None
+    return _classified(raw, tax_id_countries(order)) if raw else None
 
 
 def classify_tax_id(raw: str, countries: Sequence[str] = (POLAND,)) -> TaxId:
@@ -128,6 +129,12 @@ def classify_tax_id(raw: str, countries: Sequence[str] = (POLAND,)) -> TaxId:
     if len(number) < _MIN_OTHER:
         raise InvalidTaxId(TAX_ID_FORMAT, "the buyer's tax id is too short to be a tax number")
     return TaxId(TaxIdKind.OTHER, number)
+
+
+# Pre-flight, the document and the VAT decision each read the same order's id (module doc),
+# and a seller's buyers repeat: the checksum runs once per (id, countries). A pure function of
+# its arguments; a refusal (InvalidTaxId) is not cached and is raised again each time.
+_classified = lru_cache(maxsize=1024)(classify_tax_id)
 
 
 def _read(country: str, number: str) -> TaxId:

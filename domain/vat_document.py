@@ -7,13 +7,14 @@ answered, what the event must show (VIES check, notes on overridden rates, annot
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from domain.documents import DocumentRequest, TaxTreatment
+from domain.documents import DocumentRequest, TaxTreatment, sales_document
 from domain.split_payment import MPP_ANNOTATION, requires_split_payment
 from domain.vat import TaxProfile, TreatmentDecision
-from schemas.invoices import IssuedDocument, ViesCheck
+from schemas.invoices import DocumentKind, IssuedDocument, ViesCheck
 from schemas.orders import Order
 
 
@@ -45,6 +46,44 @@ def split_payment_due(order: Order, profile: TaxProfile) -> bool:
     return requires_split_payment(gross.quantize(Decimal("0.01")), annex15)
 
 
+def treatment_of(decided: Decided) -> TaxTreatment:
+    """The document-level part of a decision, as adapters print it."""
+    d = decided.decision
+    return TaxTreatment(
+        treatment=d.treatment.value,
+        buyer_vat_id=d.buyer_vat_id,
+        annotation=d.annotation,
+        legal_basis=d.legal_basis,
+        split_payment=decided.split_payment,
+        destination=d.destination,
+        oss=any(line.rate.startswith("oss:") for line in d.lines),
+    )
+
+
+def decided_sales_document(
+    order: Order,
+    channel: str,
+    kind: DocumentKind,
+    target: str | None,
+    send_to_buyer: bool,
+    now: dt.datetime,
+    decided: Decided | None,
+) -> DocumentRequest:
+    """`with_decision(sales_document(...), decided)`, each line built once at its rate."""
+    if decided is None:
+        return sales_document(order, channel, kind, target, send_to_buyer, now)
+    return sales_document(
+        order,
+        channel,
+        kind,
+        target,
+        send_to_buyer,
+        now,
+        rates=[line.rate for line in decided.decision.lines],
+        tax=treatment_of(decided),
+    )
+
+
 def with_decision(request: DocumentRequest, decided: Decided | None) -> DocumentRequest:
     """The request with each line at its decided rate and the document's treatment."""
     if decided is None:
@@ -57,16 +96,7 @@ def with_decision(request: DocumentRequest, decided: Decided | None) -> Document
     lines = tuple(
         replace(x, rate=rate.rate) for x, rate in zip(request.lines, d.lines, strict=True)
     )
-    tax = TaxTreatment(
-        treatment=d.treatment.value,
-        buyer_vat_id=d.buyer_vat_id,
-        annotation=d.annotation,
-        legal_basis=d.legal_basis,
-        split_payment=decided.split_payment,
-        destination=d.destination,
-        oss=any(line.rate.startswith("oss:") for line in d.lines),
-    )
-    return replace(request, lines=lines, tax=tax)
+    return replace(request, lines=lines, tax=treatment_of(decided))
 
 
 def annotated(document: IssuedDocument, decided: Decided | None) -> IssuedDocument:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated
 
 import pycountry
@@ -26,14 +27,18 @@ _QUANTITY_RE = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,4})?$")
 
 
 def _decimal_string(pattern: re.Pattern[str], what: str):
+    match = pattern.fullmatch
+
     def parse(value: object) -> Decimal:
+        if type(value) is str and match(value):  # every valid order's amounts: first
+            return Decimal(value)
         if isinstance(value, Decimal):
             return value
         if not isinstance(value, str):
             raise ValueError(
                 f'{what} must be a decimal string such as "12.30", not {type(value).__name__}'
             )
-        if not pattern.fullmatch(value):
+        if not match(value):
             raise ValueError(
                 f"{what} {value!r} is not a decimal string with at most the allowed decimals"
             )
@@ -42,14 +47,21 @@ def _decimal_string(pattern: re.Pattern[str], what: str):
     return parse
 
 
+CENT = Decimal("0.01")
+
+
 def _format_decimal(value: Decimal) -> str:
     return format(value, "f")
+
+
+def _format_money(value: Decimal) -> str:
+    return format(value.quantize(CENT), "f")
 
 
 Money = Annotated[
     Decimal,
     BeforeValidator(_decimal_string(_MONEY_RE, "amount")),
-    PlainSerializer(lambda v: _format_decimal(v.quantize(Decimal("0.01"))), return_type=str),
+    PlainSerializer(_format_money, return_type=str),
     # Replaces (not merges into) Decimal's schema, whose `anyOf: [number, string]` would advertise
     # floats to code generators in other languages; both modes then say "decimal string".
     WithJsonSchema({"type": "string", "pattern": _MONEY_RE.pattern}),
@@ -65,14 +77,26 @@ Quantity = Annotated[
 """A quantity as a decimal string (fractional units such as kg are allowed)."""
 
 
+# pycountry's data is static and an order names a handful of codes (its currency, countries):
+# each code is looked up once; the patterns bound the keys (26³ + 26² at most).
+@cache
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
+@cache
+def _is_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
 def _currency(code: str) -> str:
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if not _is_currency(code):
         raise ValueError(f"{code!r} is not an ISO 4217 currency code")
     return code
 
 
 def _country(code: str) -> str:
-    if pycountry.countries.get(alpha_2=code) is None:
+    if not _is_country(code):
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
 
@@ -100,7 +124,10 @@ class VatRate(StrEnum):
     @property
     def percent(self) -> Decimal:
         """The rate as a percentage; codes that carry no VAT count as 0."""
-        return Decimal(self.value) if self.value.isdigit() else Decimal(0)
+        return _PERCENT[self]
+
+
+_PERCENT = {r: Decimal(r.value) if r.value.isdigit() else Decimal(0) for r in VatRate}
 
 
 class GtuCode(StrEnum):

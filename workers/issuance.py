@@ -16,7 +16,7 @@ from adapters.vies.port import ViesChecker
 from config.ledger import Entry, Ledger, OutboxRecord, Source
 from config.secrets import SecretsNotConfigured
 from config.store import ConfigStore
-from domain.documents import DocumentRequest, sales_document
+from domain.documents import DocumentRequest
 from domain.ledger import (
     ParkReason,
     RetrySchedule,
@@ -37,7 +37,7 @@ from domain.ports import (
 )
 from domain.preflight import PreflightFailed, check_order, check_refund
 from domain.routing import ChannelRoute, ConnectionStatus, decide_sales_document
-from domain.vat_document import Decided, annotated, with_decision
+from domain.vat_document import Decided, annotated, decided_sales_document
 from schemas.deadletter import DeadLetterReason
 from schemas.invoices import (
     DocumentKind,
@@ -168,7 +168,7 @@ class IssuanceService:
                 return await self._fail(job, fact, _refused(decided))
             if isinstance(decided, WaitForVies):
                 return await self._wait_for_vies(job, fact, decided)
-            job = replace(job, treatment=decided)
+            job = Job(job.entry, job.event, job.reconcile, decided)
         if route.connection_status is ConnectionStatus.NEEDS_REAUTH:
             return await self._needs_reauth(
                 job,
@@ -193,16 +193,13 @@ class IssuanceService:
                 data.refund.refund_id,
                 provider,
             )
-        kind = job.entry.document_kind or (
-            decide_sales_document(data.order, route).value if route else None
-        )
+        stored = job.entry.document_kind  # a retry keeps the kind its first attempt chose
+        if stored:
+            kind: DocumentKind | None = DocumentKind(stored)
+        else:
+            kind = decide_sales_document(data.order, route) if route else None
         return Fact(
-            data.seller_id,
-            data.channel,
-            data.order.order_id,
-            job.event.id,
-            DocumentKind(kind) if kind else None,
-            provider=provider,
+            data.seller_id, data.channel, data.order.order_id, job.event.id, kind, provider=provider
         )
 
     @staticmethod
@@ -270,7 +267,9 @@ class IssuanceService:
             outbox=[event_record(self._topics, event, payload)],
             # on its way to KSeF: watched from now on (ADR 0004), in the same transaction
             track=to_track(
-                replace(fact, document_kind=document.kind),
+                fact
+                if fact.document_kind is document.kind
+                else replace(fact, document_kind=document.kind),
                 route.connection_id,
                 document,
                 self._clock() + self._waits.first_clearance_check,
@@ -304,15 +303,15 @@ class IssuanceService:
 
     def _sale_request(self, job: Job, fact: Fact, route: ChannelRoute) -> DocumentRequest:
         assert isinstance(job.event, OrderCompleted) and fact.document_kind is not None
-        sale = sales_document(
+        return decided_sales_document(
             job.event.data.order,
             route.channel,
             fact.document_kind,
             route.target,
             route.send_by_email,
             self._clock(),
+            job.treatment,
         )
-        return with_decision(sale, job.treatment)
 
     def _recreate_after(self, job: Job, provider: Provider | None) -> dt.datetime | None:
         """Until when a create of an earlier attempt may still commit at the provider."""

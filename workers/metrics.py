@@ -104,6 +104,28 @@ CLEARANCE_REJECTED = Gauge(
 UNKNOWN = "unknown"
 
 
+class _Children:
+    """A counter's children by label values, each looked up once: `labels()` checks, converts
+    and locks on every call, several times per order. Label sets are bounded (module doc) and
+    these counters never remove a child, so a cached one is always the registered one."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def inc(self, *values: str) -> None:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._counter.labels(*values)
+        child.inc()
+
+
+_EVENTS_CONSUMED = _Children(EVENTS_CONSUMED)
+_OUTCOMES = _Children(OUTCOMES)
+_DOCUMENTS = _Children(DOCUMENTS)
+_DEAD_LETTERS = _Children(DEAD_LETTERS)
+
+
 def _issued(event: InvoiceIssued) -> tuple[str, ...]:
     doc = event.data.document
     return doc.provider.value, event.data.channel, doc.kind.value, "issued", ""
@@ -118,7 +140,7 @@ def _failed(event: InvoiceFailed) -> tuple[str, ...]:
 
 def observe(record: RawRecord, outcome: Outcome) -> None:
     """Count one consumed record's outcome."""
-    EVENTS_CONSUMED.labels(record.topic).inc()
+    _EVENTS_CONSUMED.inc(record.topic)
     _count_documents(record.topic, outcome)
     match outcome:
         case Issued(event):
@@ -133,23 +155,23 @@ def observe(record: RawRecord, outcome: Outcome) -> None:
             labels = ("parked", reason)
         case Superseded():
             labels = ("superseded", "")
-    OUTCOMES.labels(record.topic, *labels).inc()
+    _OUTCOMES.inc(record.topic, *labels)
 
 
 def observe_retry(topic: str, outcome: Outcome) -> None:
     """Count the outcome of a parked order's retry (not a consumed record)."""
     _count_documents(topic, outcome)
-    OUTCOMES.labels(topic, "retried", type(outcome).__name__).inc()
+    _OUTCOMES.inc(topic, "retried", type(outcome).__name__)
 
 
 def _count_documents(topic: str, outcome: Outcome) -> None:
     match outcome:
         case Issued(event):
-            DOCUMENTS.labels(*_issued(event)).inc()
+            _DOCUMENTS.inc(*_issued(event))
         case Failed(event):
-            DOCUMENTS.labels(*_failed(event)).inc()
+            _DOCUMENTS.inc(*_failed(event))
         case DeadLettered(_, reason):
-            DEAD_LETTERS.labels(topic, reason.code).inc()
+            _DEAD_LETTERS.inc(topic, reason.code)
         case _:
             pass
 

@@ -51,8 +51,11 @@ PAYMENT = {
 }
 
 
+CENT = Decimal("0.01")
+
+
 def _money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
+    return format(value.quantize(CENT), "f")
 
 
 # KSeF.md "Pola warunkowe": the only `np_tax_kind` values allowed on a KSeF account.

@@ -17,6 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from domain.documents import DocumentRequest, TaxTreatment
@@ -52,7 +53,11 @@ def tax_code(rate: str) -> str:
 
 def rate_of(tax: Any) -> tuple[VatRate, str | None]:
     """A stored position `tax` as (the nearest Polish code, the exact code when not Polish)."""
-    text = str(tax if tax is not None else "23").strip().lower()
+    return _rate_of_text(str(tax if tax is not None else "23").strip().lower())
+
+
+@lru_cache(maxsize=256)  # a handful of codes, read for every position of every answer
+def _rate_of_text(text: str) -> tuple[VatRate, str | None]:
     if text in _POLISH:
         return VatRate(text), None
     if text == "disabled":
@@ -104,10 +109,14 @@ def rate_totals(
     answer without those states (they come only with `correction_positions=full`) that moves
     one rate group takes the document's own `price_net` / `price_tax` / `price_gross` for it,
     as Fakturownia computed them (it documents no per-rate totals in answers)."""
-    after = [p.get("correction_after_attributes") for p in positions]
-    before = [p.get("correction_before_attributes") for p in positions]
-    if positions and all(isinstance(x, dict) for x in after + before):
-        return _difference(_groups(before), _groups(after))  # type: ignore[arg-type]
+    if positions and all(
+        isinstance(p.get("correction_after_attributes"), dict)
+        and isinstance(p.get("correction_before_attributes"), dict)
+        for p in positions
+    ):  # a sale's positions have neither: decided at the first one
+        before = [p["correction_before_attributes"] for p in positions]
+        after = [p["correction_after_attributes"] for p in positions]
+        return _difference(_groups(before), _groups(after))
     groups = _groups(positions)
     if invoice is not None and invoice.get("kind") == "correction" and len(groups) == 1:
         [code] = groups
@@ -132,8 +141,7 @@ def _groups(positions: Iterable[dict[str, Any]]) -> dict[str, Decimal]:
 
 
 def _totals(code: str, gross: Decimal) -> RateTotals:
-    percent = Decimal(code.removeprefix("oss:")) if _numeric(code) else Decimal(0)
-    net = (gross / (1 + percent / 100)).quantize(CENT, rounding=ROUND_HALF_UP)
+    net = (gross / _divisor(code)).quantize(CENT, rounding=ROUND_HALF_UP)
     return RateTotals(rate=code, net=net, vat=gross - net, gross=gross)
 
 
@@ -171,6 +179,13 @@ def exchange(invoice: dict[str, Any]) -> Exchange | None:
         date=dt.date.fromisoformat(str(day)[:10]) if day else None,
         vat_pln=vat_pln,
     )
+
+
+@lru_cache(maxsize=256)
+def _divisor(code: str) -> Decimal:
+    """1 + the code's percentage / 100: what a group's gross is divided by for its net."""
+    percent = Decimal(code.removeprefix("oss:")) if _numeric(code) else Decimal(0)
+    return 1 + percent / 100
 
 
 def _numeric(code: str) -> bool:

@@ -118,8 +118,11 @@ def _opt_str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+CENT = Decimal("0.01")
+
+
 def money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
+    return format(value.quantize(CENT), "f")
 
 
 def quantity(value: Decimal) -> str:
@@ -161,7 +164,7 @@ def priced(position: int, count: Decimal, gross: Decimal) -> str:
             f"line {position + 1}: no unit price gives {count} x price = {gross} to the grosz",
             fields={field: [f"{count} x price cannot equal {gross}"]},
         )
-    return money(price) if price == price.quantize(Decimal("0.01")) else format(price, "f")
+    return money(price) if price == price.quantize(CENT) else format(price, "f")
 
 
 def content(
