@@ -100,7 +100,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("backlog p99", lambda s: s["backlog_latency_ms"]["p99"]),
     ("stmts/order", lambda s: _get(s, "database", "statements_per_order")),
     ("xacts/order", lambda s: _get(s, "database", "transactions_per_order")),
-    ("sends/order", lambda s: _get(s, "syscalls", "socket_sends_per_order")),
+    ("writes/order", lambda s: _get(s, "syscalls", "writes_per_order")),
     ("loops/order", lambda s: _get(s, "syscalls", "loop_iterations_per_order")),
     ("RSS MB", lambda s: s["rss_max_mb"]),
     ("req/order", lambda s: s.get("provider_requests_per_order", "")),

@@ -25,8 +25,8 @@ EVENTS = {
     "sendmsg": "socket send (sendmsg, writelines)",
     "recvfrom": "socket receive",
     "recvmsg": "socket receive (recvmsg)",
-    "write": "write to a file or pipe (log lines)",
-    "writev": "vectored write",
+    "write": "write to a file, pipe or socket (log lines; uvloop's socket writes)",
+    "writev": "vectored write (uvloop's socket writes)",
     "epoll_wait": "event loop iteration (selector.select)",
     "epoll_pwait": "event loop iteration (epoll_pwait)",
 }
@@ -53,7 +53,9 @@ def parse_perf_stat(text: str) -> dict[str, int] | None:
 
 
 def per_order_summary(counts: dict[str, int] | None, orders: int) -> dict[str, Any] | None:
-    """Socket sends and receives and event-loop iterations per order, plus the raw counts."""
+    """Writes (socket sends, and the write(2) family: log lines, and uvloop's socket writes,
+    which libuv makes with write/writev), socket receives and event-loop iterations per order,
+    plus the raw counts. Under uvloop `socket_sends_per_order` is ~0: compare `writes`."""
     if counts is None or orders <= 0:
         return None
 
@@ -61,6 +63,7 @@ def per_order_summary(counts: dict[str, int] | None, orders: int) -> dict[str, A
         return round(sum(counts[n] for n in names) / orders, 2)
 
     return {
+        "writes_per_order": per("sendto", "sendmsg", "write", "writev"),
         "socket_sends_per_order": per("sendto", "sendmsg"),
         "socket_receives_per_order": per("recvfrom", "recvmsg"),
         "file_writes_per_order": per("write", "writev"),

@@ -113,6 +113,7 @@ def test_perf_stat_output_becomes_counts_per_order() -> None:
     assert summary["socket_sends_per_order"] == 5.03
     assert summary["socket_receives_per_order"] == 0.07
     assert summary["file_writes_per_order"] == 0.4
+    assert summary["writes_per_order"] == 5.43  # uvloop writes sockets with write/writev
     assert summary["loop_iterations_per_order"] == 5.11
     assert per_order_summary(None, 100) is None
     not_counted = PERF_OUTPUT.replace("7,,", "<not counted>,,")
@@ -185,6 +186,6 @@ def test_report_adds_cpu_ratios_scale_out_and_n_a() -> None:
     assert report.table(scenarios).split()[2:4] == ["CPU", "ms/order"]  # the first metric
     pipe, _batch, worker, _ = report.rows(scenarios)
     assert worker["CPU ms/order"] == "1.83" and worker["xacts/order"] == "6"
-    assert worker["sends/order"] == "n/a"  # not measurable here: n/a, never 0
+    assert worker["writes/order"] == "n/a"  # not measurable here: n/a, never 0
     assert worker["stmts/order"] == "n/a"
     assert pipe["xacts/order"] == ""  # a pipe has no database

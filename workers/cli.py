@@ -47,10 +47,11 @@ def worker(loglevel: str | None) -> None:
     logging_config = configure(settings.log_format, level, settings.log_kafka_client_debug)
 
     from workers.app import create_app
+    from workers.eventloop import new_event_loop
     from workers.shutdown import BoundedStopWorker, Restart, exec_again
 
     order_topics = prepare_worker(settings)  # start-up checks: docs/operations.md, exit codes
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(new_event_loop(settings.event_loop))
     restart = Restart()
     app = create_app(settings, order_topics, restart)
     try:

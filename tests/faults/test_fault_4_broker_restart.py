@@ -60,7 +60,10 @@ def test_fault_4_a_broker_restart_mid_run_loses_and_duplicates_nothing(
         }
 
     def carries_on(proc: subprocess.Popen) -> bool:
-        """After the outage: does the worker make progress, or did it exit or crash?"""
+        """After the outage: does the worker make progress, or did it exit or crash?
+        A worker may finish every order it holds while the broker is away (64 in flight, the
+        provider up): nothing is left to go on with until `after` is produced, which it must
+        then consume over the restarted broker (`run.verify` below)."""
         done = run.creates_done()
         run.wait_for(
             "the worker to go on, exit or crash",
@@ -68,6 +71,7 @@ def test_fault_4_a_broker_restart_mid_run_loses_and_duplicates_nothing(
                 proc.poll() is not None
                 or run.crash_of(proc) is not None
                 or run.creates_done() > done
+                or run.creates_done() >= len(before_docs)
             ),
             timeout=90,
         )
