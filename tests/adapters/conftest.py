@@ -6,14 +6,12 @@ KSeF add a second account to the same running simulator with ``add_ksef_account`
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvloop
 
 from adapters.fakturownia import FakturowniaProvider
 from simulators.fakturownia import FakturowniaSimulator, SimAccount, SimDepartment
@@ -126,16 +124,3 @@ class SimEnv(ProviderEnv[FakturowniaProvider]):
 async def fakturownia() -> AsyncIterator[SimEnv]:
     async with serving(new_simulator(), SimEnv) as env:
         yield env
-
-
-BOTH_LOOPS = "both_event_loops"
-
-
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    """Tests marked `both_event_loops` run on asyncio's loop and on uvloop, the worker's
-    (workers/eventloop.py): error types and messages of the two loops' transports differ."""
-    if item.get_closest_marker(BOTH_LOOPS) is None:
-        return None
-    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}

@@ -16,8 +16,6 @@ from adapters.httperrors import transport_error
 from adapters.tls import shared_tls
 from domain.ports import ProviderInDoubt, ProviderUnavailable
 
-pytestmark = pytest.mark.both_event_loops  # the worker's loop and asyncio's (conftest)
-
 
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
