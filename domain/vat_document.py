@@ -8,7 +8,7 @@ answered, what the event must show (VIES check, notes on overridden rates, annot
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.documents import DocumentRequest, TaxTreatment, sales_document
@@ -69,7 +69,8 @@ def decided_sales_document(
     now: dt.datetime,
     decided: Decided | None,
 ) -> DocumentRequest:
-    """`with_decision(sales_document(...), decided)`, each line built once at its rate."""
+    """The sales document with each line at its decided rate and the document's treatment
+    (`decided`: the VAT decision, None when none was made)."""
     if decided is None:
         return sales_document(order, channel, kind, target, send_to_buyer, now)
     return sales_document(
@@ -82,21 +83,6 @@ def decided_sales_document(
         rates=[line.rate for line in decided.decision.lines],
         tax=treatment_of(decided),
     )
-
-
-def with_decision(request: DocumentRequest, decided: Decided | None) -> DocumentRequest:
-    """The request with each line at its decided rate and the document's treatment."""
-    if decided is None:
-        return request
-    d = decided.decision
-    if len(d.lines) != len(request.lines):
-        raise ValueError(
-            f"the decision covers {len(d.lines)} lines, the document has {len(request.lines)}"
-        )
-    lines = tuple(
-        replace(x, rate=rate.rate) for x, rate in zip(request.lines, d.lines, strict=True)
-    )
-    return replace(request, lines=lines, tax=treatment_of(decided))
 
 
 def annotated(document: IssuedDocument, decided: Decided | None) -> IssuedDocument:

@@ -14,9 +14,8 @@ from pydantic import TypeAdapter
 
 from adapters.vies.port import ViesUnavailable
 from config.tax_profile import check_keys, stored, tax_profile
-from domain.documents import sales_document
 from domain.vat import TaxProfile, ViesPolicy
-from domain.vat_document import annotated, split_payment_due, with_decision
+from domain.vat_document import annotated, decided_sales_document, split_payment_due
 from domain.vies import ViesResult
 from schemas.invoices import (
     DocumentKind,
@@ -63,8 +62,8 @@ async def test_an_active_german_vat_id_gets_wdt_at_zero_with_the_check_in_the_ev
     decided = await TreatmentService(vies).decide(german_company(), EU_SELLER)
     assert isinstance(decided, Decided)
     assert vies.asked == [DE_ID]
-    request = with_decision(
-        sales_document(german_company(), "shop", DocumentKind.INVOICE, "1", False, NOW), decided
+    request = decided_sales_document(
+        german_company(), "shop", DocumentKind.INVOICE, "1", False, NOW, decided
     )
     assert {x.rate_code for x in request.lines} == {"0"}
     assert (request.tax.treatment, request.tax.buyer_vat_id) == ("intra_eu_supply", DE_ID)
