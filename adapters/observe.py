@@ -8,19 +8,18 @@ request log, which prints full URLs with their query strings.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any
 
 import httpx
 from prometheus_client import Counter, Histogram
 
 from adapters.http_client import Answer, answer_of
+from adapters.metric_children import LabelChildren
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,7 @@ PROVIDER_TRANSPORT_ERRORS = Counter(
     ["provider", "method", "endpoint", "error"],
 )
 
+_LATENCY = LabelChildren(PROVIDER_REQUEST_SECONDS)
 _NO_CALL: Mapping[str, object] = MappingProxyType({})
 _LAST_CALL: ContextVar[Mapping[str, object]] = ContextVar("provider_call", default=_NO_CALL)
 _NUMERIC_SEGMENT = re.compile(r"(?<=/)\d+(?=[/.]|$)")
@@ -57,7 +57,9 @@ def answered(provider: str, endpoint: str, response: httpx.Response | Answer) ->
         return
     seconds = answer.elapsed
     if seconds is not None:
-        _latency(provider, answer.method, endpoint, answer.status_code).observe(seconds)
+        _LATENCY(provider, answer.method, endpoint, status_class(answer.status_code)).observe(
+            seconds
+        )
     _LAST_CALL.set(
         {
             "provider": provider,
@@ -75,12 +77,6 @@ def answered(provider: str, endpoint: str, response: httpx.Response | Answer) ->
         answer.status_code,
         seconds or 0.0,
     )
-
-
-@functools.lru_cache(maxsize=512)
-def _latency(provider: str, method: str, endpoint: str, status: int) -> Any:
-    """The histogram child of one label set: `labels()` hashes and locks on every call."""
-    return PROVIDER_REQUEST_SECONDS.labels(provider, method, endpoint, status_class(status))
 
 
 def unanswered(provider: str, where: str, exc: httpx.HTTPError) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from adapters.metric_children import LabelChildren
 from config.clearance_queries import (
     DEADLINE_BUCKETS,
     DEADLINE_LATER,
@@ -104,26 +105,10 @@ CLEARANCE_REJECTED = Gauge(
 UNKNOWN = "unknown"
 
 
-class _Children:
-    """A counter's children by label values, each looked up once: `labels()` checks, converts
-    and locks on every call, several times per order. Label sets are bounded (module doc) and
-    these counters never remove a child, so a cached one is always the registered one."""
-
-    def __init__(self, counter: Counter) -> None:
-        self._counter = counter
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def inc(self, *values: str) -> None:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self._counter.labels(*values)
-        child.inc()
-
-
-_EVENTS_CONSUMED = _Children(EVENTS_CONSUMED)
-_OUTCOMES = _Children(OUTCOMES)
-_DOCUMENTS = _Children(DOCUMENTS)
-_DEAD_LETTERS = _Children(DEAD_LETTERS)
+_EVENTS_CONSUMED = LabelChildren(EVENTS_CONSUMED)
+_OUTCOMES = LabelChildren(OUTCOMES)
+_DOCUMENTS = LabelChildren(DOCUMENTS)
+_DEAD_LETTERS = LabelChildren(DEAD_LETTERS)
 
 
 def _issued(event: InvoiceIssued) -> tuple[str, ...]:
@@ -140,7 +125,7 @@ def _failed(event: InvoiceFailed) -> tuple[str, ...]:
 
 def observe(record: RawRecord, outcome: Outcome) -> None:
     """Count one consumed record's outcome."""
-    _EVENTS_CONSUMED.inc(record.topic)
+    _EVENTS_CONSUMED(record.topic).inc()
     _count_documents(record.topic, outcome)
     match outcome:
         case Issued(event):
@@ -155,23 +140,23 @@ def observe(record: RawRecord, outcome: Outcome) -> None:
             labels = ("parked", reason)
         case Superseded():
             labels = ("superseded", "")
-    _OUTCOMES.inc(record.topic, *labels)
+    _OUTCOMES(record.topic, *labels).inc()
 
 
 def observe_retry(topic: str, outcome: Outcome) -> None:
     """Count the outcome of a parked order's retry (not a consumed record)."""
     _count_documents(topic, outcome)
-    _OUTCOMES.inc(topic, "retried", type(outcome).__name__)
+    _OUTCOMES(topic, "retried", type(outcome).__name__).inc()
 
 
 def _count_documents(topic: str, outcome: Outcome) -> None:
     match outcome:
         case Issued(event):
-            _DOCUMENTS.inc(*_issued(event))
+            _DOCUMENTS(*_issued(event)).inc()
         case Failed(event):
-            _DOCUMENTS.inc(*_failed(event))
+            _DOCUMENTS(*_failed(event)).inc()
         case DeadLettered(_, reason):
-            _DEAD_LETTERS.inc(topic, reason.code)
+            _DEAD_LETTERS(topic, reason.code).inc()
         case _:
             pass
 
