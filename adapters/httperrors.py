@@ -21,7 +21,11 @@ SAFE_BEFORE_SEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 def parse_body(response: httpx.Response | Answer) -> Any:
     """The JSON of the answer, or ``None`` when it is empty or not JSON."""
-    text = response.text
+    return parse_text(response.text)
+
+
+def parse_text(text: str) -> Any:
+    """The JSON of an answer's text already decoded, or ``None`` (as `parse_body`)."""
     try:
         return json.loads(text) if text else None
     except ValueError:

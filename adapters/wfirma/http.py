@@ -17,7 +17,7 @@ import httpx
 
 from adapters import observe
 from adapters.http_client import Answer, answer_of
-from adapters.httperrors import parse_body, retry_after, transport_error, unanswered
+from adapters.httperrors import parse_text, retry_after, transport_error, unanswered
 from domain.ports import (
     ProviderAuthError,
     ProviderError,
@@ -178,8 +178,8 @@ def raise_for_answer(
     `invoices/send` reports a refused e-mail that way); otherwise the matching ProviderError."""
     response = answer_of(response)
     observe.answered("wfirma", f"/{module}/{action}", response)
-    text = response.text
-    body = parse_body(response)
+    text = response.text  # decoded once: the body and the error details both read it
+    body = parse_text(text)
     code, message = status_of(body, text)
     http = response.status_code
     where = f"{response.method} /{module}/{action}"
