@@ -168,7 +168,7 @@ class IssuanceService:
                 return await self._fail(job, fact, _refused(decided))
             if isinstance(decided, WaitForVies):
                 return await self._wait_for_vies(job, fact, decided)
-            job = Job(job.entry, job.event, job.reconcile, decided)
+            job = replace(job, treatment=decided)
         if route.connection_status is ConnectionStatus.NEEDS_REAUTH:
             return await self._needs_reauth(
                 job,
@@ -267,9 +267,7 @@ class IssuanceService:
             outbox=[event_record(self._topics, event, payload)],
             # on its way to KSeF: watched from now on (ADR 0004), in the same transaction
             track=to_track(
-                fact
-                if fact.document_kind is document.kind
-                else replace(fact, document_kind=document.kind),
+                replace(fact, document_kind=document.kind),
                 route.connection_id,
                 document,
                 self._clock() + self._waits.first_clearance_check,
