@@ -189,19 +189,28 @@ def sales_lines(order: Order, rates: Sequence[str] | None = None) -> tuple[Docum
     applied = rates or (None,) * count
     lines = [
         DocumentLine(
-            x.name,
-            x.quantity,
-            x.unit,
-            line_gross(x.quantity, x.unit_price_gross),
-            x.vat_rate,
-            x.gtu,
-            x.sku,
-            rate,
+            name=x.name,
+            quantity=x.quantity,
+            unit=x.unit,
+            total_gross=line_gross(x.quantity, x.unit_price_gross),
+            vat_rate=x.vat_rate,
+            gtu=x.gtu,
+            sku=x.sku,
+            rate=rate,
         )
         for x, rate in zip(order.lines, applied, strict=False)
     ]
     if s is not None:
-        lines.append(DocumentLine(s.name, ONE, "usł", s.price_gross, s.vat_rate, rate=applied[-1]))
+        lines.append(
+            DocumentLine(
+                name=s.name,
+                quantity=ONE,
+                unit="usł",
+                total_gross=s.price_gross,
+                vat_rate=s.vat_rate,
+                rate=applied[-1],
+            )
+        )
     return tuple(lines)
 
 
