@@ -518,10 +518,12 @@ def _as_sent(
     vies: ViesResult | None = None,
     legal_basis: str | None = None,
 ) -> TreatmentDecision:
-    lines = []
-    for item in o.items:
-        rate = item.sent.value
-        lines.append(RateLine(item.line_id, t, rate, item.sent.percent, POLAND, rate, False))
+    lines = [
+        RateLine(
+            item.line_id, t, item.sent.value, item.sent.percent, POLAND, item.sent.value, False
+        )
+        for item in o.items
+    ]
     return TreatmentDecision(
         treatment=t,
         lines=tuple(lines),

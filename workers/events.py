@@ -49,11 +49,6 @@ class Fact:
         return business_key(self.seller_id, self.channel, self.order_id, kind, self.refund_id)
 
 
-_DATASCHEMA = {
-    t: dataschema_for(t) for t in (INVOICE_ISSUED, INVOICE_FAILED, INVOICE_CLEARANCE_CHANGED)
-}
-
-
 def _envelope(event_type: str, fact: Fact, key: str | None = None) -> dict[str, Any]:
     """CloudEvents attributes and the data fields every output event shares."""
     return {
@@ -63,7 +58,7 @@ def _envelope(event_type: str, fact: Fact, key: str | None = None) -> dict[str, 
         "type": event_type,
         "subject": fact.order_id,
         "time": utcnow(),
-        "dataschema": _DATASCHEMA[event_type],
+        "dataschema": dataschema_for(event_type),
     }
 
 
