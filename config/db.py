@@ -69,7 +69,9 @@ def _invalidate_broken_connection(context: ExceptionContext) -> None:
     the socket's end, so SQLAlchemy's own check can miss it; without this (and with no ping
     on checkout) the next user of the connection fails with "another operation is in
     progress" (tests/faults/test_fault_12_dropped_connections.py)."""
-    if isinstance(context.original_exception, _BROKEN):
+    error = context.original_exception
+    # SQLAlchemy's asyncpg dialect raises its own DBAPI classes with asyncpg's error as the cause
+    if isinstance(error, _BROKEN) or isinstance(error.__cause__, _BROKEN):
         context.is_disconnect = True
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -127,8 +128,46 @@ def drop_database(url: str, name: str) -> None:
             make_url(url).set(drivername="postgresql").render_as_string(False)
         )
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_on(conn, name)
         finally:
             await conn.close()
 
     asyncio.run(drop())
+
+
+# Our own leftover sessions we may terminate; anything else on the database is waited out.
+_OUR_SESSIONS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1"
+    " AND usename = current_user AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+
+
+async def drop_on(conn: Any, name: str, *, attempts: int = 40, pause: float = 0.25) -> None:
+    """Drop database `name`, even while something we may not signal is connected to it.
+
+    `WITH (FORCE)` terminates every session on the database and fails outright when one of
+    them belongs to no role we are a member of: an autovacuum worker that happened to start on
+    the test database (seen in CI). Then our own sessions are terminated and a plain DROP is
+    retried: a plain DROP makes autovacuum workers on the database exit, and waits for them.
+    """
+    import asyncpg
+
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except asyncpg.InsufficientPrivilegeError:
+        await drop_waiting(conn, name, attempts=attempts, pause=pause)
+
+
+async def drop_waiting(conn: Any, name: str, *, attempts: int = 40, pause: float = 0.25) -> None:
+    """Terminate our own sessions on `name` and DROP it, waiting out the rest (about 10 s)."""
+    import asyncpg
+
+    for attempt in range(attempts):
+        await conn.fetchval(_OUR_SESSIONS, name)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except asyncpg.ObjectInUseError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(pause)

@@ -9,13 +9,14 @@ which the worker took for a defect of its own (dead letter `internal_error`)."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from config.db import create_engine
+from config.db import _invalidate_broken_connection, create_engine
 from workers.outage import DATABASE, dependency_down
 
 
@@ -43,3 +44,36 @@ async def test_a_connection_terminated_mid_statement_is_dropped_and_reported_as_
     finally:
         await admin.close()
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
+        ConnectionResetError("Connection reset by peer"),
+    ],
+    ids=["busy", "admin-shutdown", "reset"],
+)
+def test_a_broken_connection_is_recognised_through_the_dialects_wrapper(
+    cause: BaseException,
+) -> None:
+    """SQLAlchemy's asyncpg dialect hands the listener its own DBAPI error class, with asyncpg's
+    error as the cause: the listener looks there, or it never matched (seen in review)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+
+    wrapped = AsyncAdapt_asyncpg_dbapi.InterfaceError(str(cause))
+    wrapped.__cause__ = cause
+    context = SimpleNamespace(original_exception=wrapped, is_disconnect=False)
+    _invalidate_broken_connection(context)  # type: ignore[arg-type]
+    assert context.is_disconnect
+
+
+def test_a_data_error_keeps_its_connection() -> None:
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+
+    wrapped = AsyncAdapt_asyncpg_dbapi.IntegrityError("duplicate key")
+    wrapped.__cause__ = asyncpg.UniqueViolationError("duplicate key value")
+    context = SimpleNamespace(original_exception=wrapped, is_disconnect=False)
+    _invalidate_broken_connection(context)  # type: ignore[arg-type]
+    assert not context.is_disconnect
