@@ -1,5 +1,5 @@
 """The refusals seller onboarding raises, shared by every operation and mapped to exit codes
-(workers/cli.py) and HTTP statuses (workers/api.py); their messages are safe to show.
+(workers/sellers_cli.py) and HTTP statuses (workers/api.py); their messages are safe to show.
 """
 
 from __future__ import annotations
