@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from config.settings import get_settings
-from workers.cli_run import run, run_or_explain
+from workers.cli_run import run_or_explain, run_sync
 from workers.dlq_cli import dlq
 from workers.ksef_cli import ksef
 from workers.outbox_cli import outbox
@@ -71,9 +71,9 @@ def topics_ensure(channels: tuple[str, ...]) -> None:
     from adapters.kafka_admin import ensure_base_topics, ensure_topics, topics_for_channels
 
     settings = get_settings()
-    created = run(ensure_base_topics(settings))
+    created = run_sync(ensure_base_topics(settings))
     if channels:
-        created += run(ensure_topics(settings, topics_for_channels(channels)))
+        created += run_sync(ensure_topics(settings, topics_for_channels(channels)))
     click.echo("created: " + (", ".join(created) if created else "nothing (all exist)"))
 
 
@@ -103,7 +103,7 @@ def config_apply(file: Path) -> None:
     from workers.configuration import apply_file
 
     try:
-        changes = run(apply_file(get_settings(), file.read_text()))
+        changes = run_sync(apply_file(get_settings(), file.read_text()))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("\n".join(changes) if changes else "no changes")
@@ -114,7 +114,7 @@ def config_show() -> None:
     """Print the stored configuration (secrets are never shown)."""
     from workers.configuration import show
 
-    click.echo(json.dumps(run(show(get_settings())), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(run_sync(show(get_settings())), indent=2, ensure_ascii=False))
 
 
 @main.group()
@@ -221,7 +221,7 @@ def events_watch(topics: tuple[str, ...], order_id: str | None, count: int, time
             seen += 1
         return seen
 
-    if run(run()) < count:
+    if run_sync(run()) < count:
         raise click.ClickException(f"fewer than {count} record(s) within {timeout:.0f}s")
 
 

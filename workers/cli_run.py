@@ -11,7 +11,7 @@ import click
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -21,6 +21,6 @@ def run_or_explain(coro: Coroutine[Any, Any, T]) -> T:
     from domain.ports import ProviderError
 
     try:
-        return run(coro)
+        return run_sync(coro)
     except (ValueError, SecretsNotConfigured, ProviderError) as exc:
         raise click.ClickException(str(exc)) from exc
