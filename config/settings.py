@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     consumer_session_timeout_seconds: float = Field(
         30, gt=0, description="How soon a dead worker's partitions move to a live one"
     )
+    consumer_metadata_max_age_seconds: float = Field(
+        10,
+        gt=0,
+        description="How often the consumer refreshes topic metadata. An assignment made while "
+        "the broker was still loading a topic leaves that topic unassigned until the group "
+        "leader's next refresh (aiokafka does not retry a topic that answered with an error)",
+    )
     metrics_port: int | None = Field(None, description="Serve Prometheus /metrics on loopback")
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the HTTP configuration API (`invoice-router api`)"

@@ -138,6 +138,9 @@ def create_app(
         producer_max_request_size=settings.producer_max_request_bytes,
         broker_session_timeout=settings.consumer_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_seconds / 3),
+        # the group leader sees a topic that was missing at the last assignment only on a
+        # metadata refresh, then rebalances (tests/faults/test_fault_13_restart_while_joining.py)
+        consumer_metadata_max_age_ms=round(settings.consumer_metadata_max_age_seconds * 1000),
         autodiscover=False,
     )
     orders = app.topic(
