@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from config.settings import get_settings
-from workers.cli_run import run_or_explain, run_sync
+from workers.cli_support import run_or_explain, run_sync
 from workers.dlq_cli import dlq
 from workers.ksef_cli import ksef
 from workers.outbox_cli import outbox

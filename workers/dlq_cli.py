@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
@@ -11,12 +10,9 @@ from typing import Any, TypeVar
 import click
 
 from config.settings import get_settings
+from workers.cli_support import run_sync
 
 T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
 
 
 @click.group()
@@ -84,7 +80,7 @@ def _dlq_run(coro: Coroutine[Any, Any, T]) -> T:
 
     settings = get_settings()
     try:
-        return _run(coro)
+        return run_sync(coro)
     except (DeadLetterError, RepublishError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KafkaError as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from config.settings import get_settings
-from workers.cli_run import run_or_explain
+from workers.cli_support import run_or_explain, table
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -118,9 +118,10 @@ def seller_connect_fakturownia(
     )
     if done.replaced:
         click.echo(f"replaced: {', '.join(done.replaced)}")
-    click.echo(f"connection {connection} verified and stored; departments (mapping targets):")
-    for d in done.departments:
-        click.echo(f"  {d.id}  {d.name}" + (f"  NIP {d.tax_no}" if d.tax_no else ""))
+    _echo_targets(
+        f"connection {connection} verified and stored; departments (mapping targets):",
+        done.departments,
+    )
 
 
 @seller.command("connect-wfirma")
@@ -234,14 +235,6 @@ def channel() -> None:
     """A seller's channel mappings: which connection and department, auto-generate on/off."""
 
 
-def _table(rows: list[list[str]], indent: str = "") -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-        for r in rows
-    )
-
-
 def _channel_rows(channels: list[Any]) -> list[list[str]]:
     header = ["channel", "connection", "target", "auto", "policy", "e-mail"]
     return [header] + [
@@ -294,7 +287,7 @@ def channel_set(
         send_by_email=send_by_email,
     )
     done = _sellers(lambda s, db: set_channel(s, db, seller_id, channel_name, request))
-    click.echo(_table(_channel_rows([done])))
+    click.echo(table(_channel_rows([done])))
 
 
 @channel.command("list")
@@ -304,7 +297,7 @@ def channel_list(seller_id: str) -> None:
     from workers.sellers import list_channels
 
     channels = _sellers(lambda s, db: list_channels(s, db, seller_id))
-    click.echo(_table(_channel_rows(channels)) if channels else "no channels mapped")
+    click.echo(table(_channel_rows(channels)) if channels else "no channels mapped")
 
 
 def _toggle(seller_id: str, channel_name: str, enabled: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from config.settings import get_settings
+from workers.cli_support import table
 
 
 def _report(seller_id: str | None) -> Any:
@@ -26,14 +27,6 @@ def _report(seller_id: str | None) -> Any:
         return asyncio.run(run())
     except (SellerServiceError, ValueError, SecretsNotConfigured) as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def _table(rows: list[list[str]], indent: str = "") -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-        for r in rows
-    )
 
 
 @click.command("status")
@@ -67,7 +60,7 @@ def status_command(seller_id: str | None, as_json: bool) -> None:
             )
         if s.channels:
             click.echo("  last hour:")
-            click.echo(_table(rows, indent="  "))
+            click.echo(table(rows, indent="  "))
         k = s.ksef
         click.echo(f"  KSeF: {k.pending} pending, {k.offline} offline, {k.rejected} rejected")
     if not report.sellers:
